@@ -1,0 +1,68 @@
+/*
+ * config.h: station.conf, loaded into one typed, validated struct.
+ *
+ * station.conf is an INI file in the station home. Every key is declared
+ * once, with its type, default and limits, in the table of config.c;
+ * unknown sections and keys are errors, never silently ignored. Relative
+ * paths are resolved against the home folder.
+ */
+#ifndef STATION_CONFIG_H
+#define STATION_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#define CONFIG_FILE "station.conf"
+#define CONFIG_ID_MAX 32      /* station id: [A-Za-z0-9._-], 1..32 */
+#define CONFIG_URI_MAX 512    /* a PKCS#11 URI (RFC 7512) */
+#define CONFIG_ERR_MAX 512
+
+enum station_mode {
+	STATION_MODE_DEVELOPMENT,
+	STATION_MODE_PRODUCTION,
+};
+
+struct station_config {
+	char home[PATH_MAX];
+	char file[PATH_MAX];
+
+	/* [station] */
+	char station_id[CONFIG_ID_MAX + 1];
+	enum station_mode mode;
+
+	/* [hsm] */
+	char hsm_module[PATH_MAX];        /* the PKCS#11 module (.so) */
+	char hsm_token[CONFIG_URI_MAX];   /* URI naming the token */
+	char hsm_pin_file[PATH_MAX];      /* empty: ask on the TTY */
+	bool hsm_allow_pin_file;          /* needed in production mode */
+	char hsm_softhsm_conf[PATH_MAX];  /* demo token store; sets SOFTHSM2_CONF */
+
+	/* [audit] */
+	char audit_database[PATH_MAX];
+	unsigned audit_checkpoint_every;  /* events between signed checkpoints */
+
+	/* [stamp] */
+	unsigned stamp_write_unit;        /* 16 or 32 bytes */
+	unsigned stamp_partition_size;    /* bytes, a multiple of write_unit */
+};
+
+/*
+ * config_load(cfg, home, err): read ${home}/station.conf into ${cfg}.
+ * Returns 0, or -1 with a message in ${err} naming the file, line, key and
+ * what is expected.
+ */
+int config_load(struct station_config *cfg, const char *home,
+    char err[static CONFIG_ERR_MAX]);
+
+/*
+ * config_parse(cfg, file, text, home, err): as config_load, from the
+ * NUL-terminated ${text}; ${file} names it in messages.
+ */
+int config_parse(struct station_config *cfg, const char *file,
+    const char *text, const char *home, char err[static CONFIG_ERR_MAX]);
+
+/* config_print(cfg, out): write the effective configuration as INI. */
+void config_print(const struct station_config *cfg, FILE *out);
+
+#endif

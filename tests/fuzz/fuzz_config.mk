@@ -1,0 +1,2 @@
+FUZZERS += config
+FUZZ_SRCS_config := tests/fuzz/fuzz_config.c station/config.c
