@@ -29,10 +29,9 @@ $(error missing packages: run scripts/install-deps as root)
 endif
 endif
 
-# Every library a module may use. pkg-config runs once per make.
+# pkg-config names of the libraries; each fragment adds its own
+# (PKGS += libusb-1.0). pkg-config runs once, after the fragments.
 PKGS := libcrypto inih
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 
 WARN     := -Wall -Wextra -Wconversion -Wshadow -Werror -Wno-format-truncation
 CPPFLAGS += -D_GNU_SOURCE -I. -I$(BUILD)/gen
@@ -59,6 +58,8 @@ include stamp-format/module.mk audit/module.mk hsm/module.mk \
         flasher/module.mk station/module.mk
 include $(sort $(wildcard tests/*/module.mk))
 
+PKG_CFLAGS := $(shell pkg-config --cflags $(sort $(PKGS)))
+PKG_LIBS   := $(shell pkg-config --libs $(sort $(PKGS)))
 LIBS := $(PKG_LIBS) $(MODULE_LIBS)
 
 
