@@ -210,6 +210,8 @@ walk(struct walk *w, size_t off, size_t *stop, struct stamp_error *err)
 			return -1;
 		if (w->stop != 0 && r.type == w->stop)
 			break;
+		if (w->stop != 0 && r.type == STAMP_T_SIGNATURE)
+			return fail(err, STAMP_E_ORDER, off);
 		if (check_value(w, &r, next, err) != 0)
 			return -1;
 		off = next;
