@@ -5,15 +5,19 @@ UNIT_TESTS += $(BUILD)/tests/stamp-format/test_stamp
 $(BUILD)/tests/stamp-format/test_stamp: $(BUILD)/obj/stamp-format/stamp.o \
     $(BUILD)/obj/station/stamp_crypto.o
 
-# gen_vectors DIR: rebuilds stamp-format/vectors/ (not run by make check;
-# the committed vectors are what the tests check).
-PROGRAMS += $(BUILD)/gen_vectors
-$(BUILD)/gen_vectors: $(BUILD)/obj/tests/stamp-format/gen_vectors.o \
+# Tools for tests, not installed. gen_vectors DIR rebuilds
+# stamp-format/vectors/ (make check does not run it: the committed vectors
+# are what the tests check).
+STAMP_TOOLS := $(BUILD)/tools/gen_vectors $(BUILD)/tools/stamp-refverify
+check bench: $(STAMP_TOOLS)
+
+$(BUILD)/tools/gen_vectors: $(BUILD)/obj/tests/stamp-format/gen_vectors.o \
     $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/station/stamp_crypto.o
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 # The reference verifier: stamp.c and mbedTLS only, no OpenSSL.
-PROGRAMS += $(BUILD)/stamp-refverify
-$(BUILD)/stamp-refverify: $(BUILD)/obj/tests/stamp-format/refverify.o \
+$(BUILD)/tools/stamp-refverify: $(BUILD)/obj/tests/stamp-format/refverify.o \
     $(BUILD)/obj/stamp-format/stamp.o
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto
