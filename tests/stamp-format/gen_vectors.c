@@ -217,6 +217,83 @@ full(struct stamp_builder *b, uint8_t *buf)
 	return finish(b, signer);
 }
 
+/* Write a message vector after checking it reads back. */
+static void
+emit_msg(const char *name, uint32_t magic, const uint8_t *buf, size_t len)
+{
+	struct stamp_error err;
+	struct stamp_msg m;
+	char path[4096];
+	FILE *f;
+
+	if (stamp_msg_read(&m, magic, buf, len, &err) != 0) {
+		fprintf(stderr, "gen_vectors: %s: %s at %zu\n", name,
+		    stamp_strerror(err.code), err.offset);
+		exit(1);
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "wb")) == NULL ||
+	    fwrite(buf, 1, len, f) != len || fclose(f) != 0)
+		die(path);
+}
+
+/* The USB profile messages of one device (SPEC.md, "USB profile"). */
+static void
+messages(uint8_t *buf)
+{
+	static const uint8_t nonce[32] = "TEST-ONLY keygen nonce 0123456";
+	uint8_t cap[4] = { STAMP_CAP_KEYGEN | STAMP_CAP_SECRETS |
+	    STAMP_CAP_LOCK | STAMP_CAP_AB_SLOTS, 0, 0, 0 };
+	uint8_t active[36] = { 1, 0, 0, 0 }, geometry[8] = { 0, 0x20, 0, 0,
+	    16, 0, 0, 0 }, lock = 0, type = STAMP_KEY_P256, digest[32],
+	    sig[64], gen[4] = { 2, 0, 0, 0 }, *der = NULL;
+	struct stamp_builder b;
+	size_t len;
+	int n;
+
+	memset(active + 4, 0x11, 32);
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_INFO);
+	stamp_build_add(&b, STAMP_I_HARDWARE_ID, STAMP_RF_CRITICAL,
+	    "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_I_MODEL, 0, "Thermo 3", 8);
+	stamp_build_add(&b, STAMP_I_FIRMWARE_VERSION, 0, "1.4.2-test", 10);
+	stamp_build_add(&b, STAMP_I_CAPABILITIES, STAMP_RF_CRITICAL, cap, 4);
+	stamp_build_add(&b, STAMP_I_TRANSPORT_KEY, STAMP_RF_CRITICAL, tpub, 65);
+	stamp_build_add(&b, STAMP_I_STAMP_ACTIVE, 0, active, 36);
+	stamp_build_add(&b, STAMP_I_STAMP_GEOMETRY, 0, geometry, 8);
+	stamp_build_add(&b, STAMP_I_LOCK_STATE, 0, &lock, 1);
+	n = cert_der(signer, "TEST-ONLY attestation", 1, &der);
+	stamp_build_add(&b, STAMP_I_ATTESTATION_CERT, 0, der, (size_t)n);
+	OPENSSL_free(der);
+	if (stamp_msg_attest_digest(&b, &crypto, digest) != 0 ||
+	    stamp_ossl_sign(signer, digest, sig) != 0)
+		die("attest");
+	stamp_build_add(&b, STAMP_I_ATTESTATION_SIG, 0, sig, 64);
+	if (stamp_msg_finish(&b, &len) != 0)
+		die("info");
+	emit_msg("msg-info.bin", STAMP_MAGIC_INFO, buf, len);
+
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_KEYGEN);
+	stamp_build_add(&b, STAMP_K_HARDWARE_ID, STAMP_RF_CRITICAL,
+	    "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_K_NONCE, STAMP_RF_CRITICAL, nonce, 32);
+	stamp_build_add(&b, STAMP_K_KEY_TYPE, STAMP_RF_CRITICAL, &type, 1);
+	stamp_build_add(&b, STAMP_K_SUBJECT_CN, 0, "SN-2026-000001", 14);
+	stamp_build_add(&b, STAMP_K_SUBJECT_ORG, 0, "ACME Devices Ltd", 16);
+	if (stamp_msg_finish(&b, &len) != 0)
+		die("keygen");
+	emit_msg("msg-keygen.bin", STAMP_MAGIC_KEYGEN, buf, len);
+
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_COMMIT);
+	stamp_build_add(&b, STAMP_C_HARDWARE_ID, STAMP_RF_CRITICAL,
+	    "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_C_DIGEST, STAMP_RF_CRITICAL, active + 4, 32);
+	stamp_build_add(&b, STAMP_C_GENERATION, STAMP_RF_CRITICAL, gen, 4);
+	if (stamp_msg_finish(&b, &len) != 0)
+		die("commit");
+	emit_msg("msg-commit.bin", STAMP_MAGIC_COMMIT, buf, len);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -366,6 +443,7 @@ main(int argc, char *argv[])
 	buf[b.integrity_off] = 0xff;  /* integrity record becomes a signature */
 	emit("invalid-no-integrity.bin", buf, len, STAMP_E_ORDER);
 
+	messages(buf);
 	fclose(expected);
 	EVP_PKEY_free(signer);
 	EVP_PKEY_free(transport);

@@ -1,0 +1,2 @@
+FUZZERS += stamp
+FUZZ_SRCS_stamp := tests/fuzz/fuzz_stamp.c stamp-format/stamp.c
