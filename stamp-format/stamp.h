@@ -1,18 +1,20 @@
 /*
  * stamp.h: the stamp image and the USB profile messages (info, keygen
- * request, commit request): a no-heap reader and a builder.
+ * request, commit request): a no-heap reader (stamp.c) and builder
+ * (stamp_build.c).
  *
  * stamp-format/SPEC.md is the byte-level contract; this header and stamp.c
- * are its reference implementation. They depend on nothing but a C99/C11
+ * are its reference implementation. They depend on nothing but a C11
  * compiler and <stddef.h>/<stdint.h>/<string.h>, so device firmware can
- * copy the two files. Hashing, signature verification, ECDH and AES come in
+ * copy stamp.h and stamp.c (and stamp_build.c to build). Hashing, signature verification, ECDH and AES come in
  * as callbacks (struct stamp_crypto). The reader never writes to the image,
  * never allocates, and never loads a multi-byte value from an unaligned
  * address (every field is assembled byte by byte). Every failure reports a
  * reason code and the byte offset where it was found.
  *
- * Build switches: -DSTAMP_NO_BUILDER leaves out the builder (firmware that
- * only reads); -DSTAMP_NO_STRINGS leaves out stamp_strerror().
+ * The reader is stamp.c; the builder is stamp_build.c, which firmware that
+ * only reads does not need. -DSTAMP_NO_STRINGS leaves stamp_strerror() and
+ * stamp_type_name() out of stamp.c.
  */
 #ifndef STAMP_H
 #define STAMP_H
@@ -305,8 +307,7 @@ const char *stamp_strerror(enum stamp_err code);
 const char *stamp_type_name(uint32_t magic, uint16_t type);
 #endif
 
-#ifndef STAMP_NO_BUILDER
-/* A builder writing into a caller buffer; errors stick (the first wins). */
+/* stamp_build.c: a builder writing into a caller buffer; errors stick (the first wins). */
 struct stamp_builder {
 	uint8_t *buf;
 	size_t cap, len;
@@ -370,6 +371,5 @@ int stamp_msg_attest_digest(struct stamp_builder *b,
 
 /* stamp_msg_finish(b, out_len): fix total_len; *${out_len} the length. */
 int stamp_msg_finish(struct stamp_builder *b, size_t *out_len);
-#endif
 
 #endif

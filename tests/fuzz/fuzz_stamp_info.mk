@@ -1,2 +1,2 @@
 FUZZERS += stamp_info
-FUZZ_SRCS_stamp_info := tests/fuzz/fuzz_stamp_info.c stamp-format/stamp.c
+FUZZ_SRCS_stamp_info := tests/fuzz/fuzz_stamp_info.c stamp-format/stamp.c stamp-format/stamp_build.c

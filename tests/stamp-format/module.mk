@@ -3,6 +3,7 @@
 # implementation that links only stamp.c and libmbedcrypto).
 UNIT_TESTS += $(BUILD)/tests/stamp-format/test_stamp
 $(BUILD)/tests/stamp-format/test_stamp: $(BUILD)/obj/stamp-format/stamp.o \
+    $(BUILD)/obj/stamp-format/stamp_build.o \
     $(BUILD)/obj/station/stamp_crypto.o
 
 # Tools for tests, not installed. gen_vectors DIR rebuilds
@@ -12,7 +13,8 @@ STAMP_TOOLS := $(BUILD)/tools/gen_vectors $(BUILD)/tools/stamp-refverify
 check bench: $(STAMP_TOOLS)
 
 $(BUILD)/tools/gen_vectors: $(BUILD)/obj/tests/stamp-format/gen_vectors.o \
-    $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/station/stamp_crypto.o
+    $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/stamp-format/stamp_build.o \
+    $(BUILD)/obj/station/stamp_crypto.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -21,3 +23,10 @@ $(BUILD)/tools/stamp-refverify: $(BUILD)/obj/tests/stamp-format/refverify.o \
     $(BUILD)/obj/stamp-format/stamp.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ -lmbedcrypto
+
+# Bench helper (tests/bench/stamp.bench.sh).
+bench: $(BUILD)/tools/bench_stamp
+$(BUILD)/tools/bench_stamp: $(BUILD)/obj/tests/stamp-format/bench_stamp.o \
+    $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/stamp-format/stamp_build.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
