@@ -116,6 +116,17 @@ wipe(void *p, size_t n)
 		*v++ = 0;
 }
 
+/* is_text(p, n): 0 if ${p} is printable ASCII, else 1 + the index of the
+ * first other byte. */
+static size_t
+is_text(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return i + 1;
+	return 0;
+}
+
 /* Parse the record header at ${off} into ${r}; bounds only. Returns the
  * offset of the next record, or 0 with ${err} set (a record always takes
  * at least 8 bytes, so 0 is never a next offset; fail() returns -1, and
@@ -194,10 +205,8 @@ check_value(struct walk *w, const struct stamp_record *r, size_t next,
 		return fail(err, STAMP_E_VALUE, r->offset + 4);
 	if (ru->kind == K_POINT && r->value[0] != 4)
 		return fail(err, STAMP_E_VALUE, voff);
-	if (ru->kind == K_TEXT)
-		for (i = 0; i < r->length; i++)
-			if (r->value[i] < 0x20 || r->value[i] > 0x7e)
-				return fail(err, STAMP_E_VALUE, voff + i);
+	if (ru->kind == K_TEXT && (i = is_text(r->value, r->length)) != 0)
+		return fail(err, STAMP_E_VALUE, voff + i - 1);
 	return 0;
 }
 
@@ -466,6 +475,7 @@ stamp_secret_open(const struct stamp_record *rec,
     const uint8_t transport_pub[65], const struct stamp_crypto *crypto,
     uint8_t *out, size_t cap, size_t *out_len, struct stamp_error *err)
 {
+	const struct rule *ru;
 	uint8_t z[32], kek[32], context[32];
 	size_t n = cap, voff = rec->offset + STAMP_RECORD_HEADER_LEN;
 	int ret = -1;
@@ -499,6 +509,15 @@ stamp_secret_open(const struct stamp_record *rec,
 	if (crypto->kwp_unwrap(crypto->ctx, kek, rec->value + STAMP_POINT_LEN,
 	    rec->length - STAMP_POINT_LEN, out, &n) != 0 || n > cap) {
 		fail(err, STAMP_E_DECRYPT, voff + STAMP_POINT_LEN);
+		goto cleanup;
+	}
+	/* The registry limits apply to the plaintext. */
+	ru = (size_t)rec->type - 1 < NROWS(stamp_rules) ?
+	    &stamp_rules[rec->type - 1] : NULL;
+	if (ru != NULL && ru->type == rec->type && (n < ru->min ||
+	    n > ru->max || (ru->kind == K_TEXT && is_text(out, n) != 0))) {
+		wipe(out, n);
+		fail(err, STAMP_E_VALUE, voff);
 		goto cleanup;
 	}
 	*out_len = n;

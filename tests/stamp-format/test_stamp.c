@@ -290,6 +290,27 @@ secrets(void **state)
 		}
 	}
 	EVP_PKEY_free(wrong_key);
+
+	/* Registry limits apply to the plaintext: a 15-byte proof of
+	 * possession (16..64) and a claim id with a control character. */
+	stamp_build_begin(&b, buf, CAP, 1, 0, 16);
+	stamp_build_add(&b, STAMP_T_HARDWARE_ID, 1, "HW-1", 4);
+	stamp_build_add(&b, STAMP_T_SERIAL_NUMBER, 1, "SN-1", 4);
+	stamp_build_add_sealed(&b, STAMP_T_CLAIM_ID, 1, (const uint8_t *)"C\n1",
+	    3, tpub, &crypto);
+	stamp_build_add_sealed(&b, STAMP_T_POP_SECRET, 1, plain, 15, tpub,
+	    &crypto);
+	len = sign(&b);
+	assert_int_equal(stamp_read(&v, buf, len, &crypto, NULL, &err), 0);
+	stamp_records(&v, &c);
+	while (stamp_next(&c, &r)) {
+		if (!(r.flags & STAMP_RF_SECRET))
+			continue;
+		assert_int_equal(stamp_secret_open(&r, tpub, &crypto, out,
+		    sizeof(out), &n, &err), -1);
+		assert_int_equal(err.code, STAMP_E_VALUE);
+		assert_int_equal(err.offset, r.offset + 8);
+	}
 }
 
 /* The KEK context, computed by hand. */
