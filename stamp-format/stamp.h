@@ -27,6 +27,10 @@
 #define STAMP_MAGIC_INFO   0x464e4953u  /* "SINF" device info (USB alt info) */
 #define STAMP_MAGIC_KEYGEN 0x52474b53u  /* "SKGR" keygen request (alt csr) */
 #define STAMP_MAGIC_COMMIT 0x524d4353u  /* "SCMR" commit request (alt commit) */
+/* The commit marker in the last write unit of an A/B slot (SPEC.md 4):
+ * magic, u32 generation, the first 8 bytes of the digest, 0xFF to the end. */
+#define STAMP_MAGIC_MARKER 0x4d4f4353u  /* "SCOM" */
+#define STAMP_MARKER_LEN 16
 
 #define STAMP_VERSION_MAJOR 1
 #define STAMP_VERSION_MINOR 0

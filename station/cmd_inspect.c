@@ -185,11 +185,13 @@ print_record(FILE *out, int json, int first, const struct stamp_record *r,
 		fputc('}', out);
 		return;
 	}
-	fprintf(out, "  @%-5zu %-18s 0x%04x %s%s%s%u bytes", r->offset, name,
+	fprintf(out, "  @%-5zu %-18s 0x%04x %s%s%u bytes", r->offset, name,
 	    r->type, (r->flags & STAMP_RF_CRITICAL) ? "critical " : "",
 	    secret ? ((r->flags & STAMP_RF_PLAINTEXT) ? "secret(PLAINTEXT) " :
 	    plain != NULL ? "secret(opened) " : "secret(sealed) ") : "",
-	    "", r->length);
+	    r->length);
+	if (plain != NULL && !(r->flags & STAMP_RF_PLAINTEXT))
+		fprintf(out, ", %zu opened", n);
 	if (!shown) {
 		fputc('\n', out);
 		return;
