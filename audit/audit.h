@@ -105,6 +105,10 @@ int audit_details_encode(const struct audit_field *f, size_t n, uint8_t **out,
 int audit_details_parse(const uint8_t *d, size_t len, struct audit_detail *out,
     size_t max, size_t *n);
 
+/* audit_text_valid(s, len): whether ${len} bytes at ${s} are text as the
+ * log accepts it: UTF-8 without control characters. */
+bool audit_text_valid(const char *s, size_t len);
+
 /* ---- Opening, identity, signing -------------------------------------- */
 
 /*

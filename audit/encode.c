@@ -136,6 +136,12 @@ audit_text_ok(const char *s, size_t len)
 	return true;
 }
 
+bool
+audit_text_valid(const char *s, size_t len)
+{
+	return audit_text_ok(s, len);
+}
+
 static bool
 key_ok(const char *k, size_t len)
 {
