@@ -2,7 +2,8 @@
 # real signed databases with a software key (build/testbin/, not run as
 # unit tests themselves).
 AUDIT_TEST_SUPPORT := $(BUILD)/obj/tests/audit/softkey.o \
-                      $(BUILD)/obj/tests/audit/scenario.o
+                      $(BUILD)/obj/tests/audit/scenario.o \
+                      $(BUILD)/obj/tests/audit/powercut.o
 
 UNIT_TESTS += $(BUILD)/tests/audit/test_audit
 $(BUILD)/tests/audit/test_audit: $(AUDIT_OBJS) $(AUDIT_TEST_SUPPORT)
