@@ -425,6 +425,7 @@ main(int argc, char *argv[])
 		printf("not ok 1 - the untouched log verifies (%s)\n", r.problem);
 		return 1;
 	}
+	printf("# seed %llu\n", (unsigned long long)sc.seed);
 	printf("# log: %llu events, anchor at %llu, %llu unsealed, %d triggers\n",
 	    (unsigned long long)base_head, (unsigned long long)anchor_seq,
 	    (unsigned long long)r.unsealed, ntriggers);
