@@ -35,6 +35,9 @@ struct audit {
 	uint64_t sp_seq;            /* the head at the batch's savepoint */
 	uint8_t sp_hash[AUDIT_HASH_LEN];
 
+	sqlite3_stmt *ins_event;    /* cached: appending is the hot path */
+	sqlite3_stmt *sp_open, *sp_release, *sp_undo;
+
 	bool cp_failed;
 	char cp_err[AUDIT_ERR_MAX];
 };

@@ -7,10 +7,10 @@
  * several processes (the bench and an officer's verb) can append in turn
  * without forking the chain. A call outside audit_begin()/audit_commit() is
  * its own transaction, durable when it returns (WAL, synchronous=FULL).
- * After a commit, when at least checkpoint_every events are unsealed and a
- * signer is set, a checkpoint is signed and stored in a transaction of its
- * own: a crash in between leaves the events committed and merely unsealed,
- * and the next commit seals them.
+ * When a transaction is about to commit with at least checkpoint_every
+ * events unsealed and a signer set, a checkpoint over its head is signed
+ * and stored in that same transaction (one fsync for both); if signing
+ * fails the events still commit, unsealed, and the next commit retries.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +249,10 @@ audit_close(struct audit *a)
 		return;
 	if (a->in_tx)
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(a->ins_event);
+	sqlite3_finalize(a->sp_open);
+	sqlite3_finalize(a->sp_release);
+	sqlite3_finalize(a->sp_undo);
 	sqlite3_close(a->db);
 	free(a->sign_pem);
 	free(a);
@@ -301,11 +305,13 @@ tx_open(struct audit *a)
 	return 0;
 }
 
-static int maybe_checkpoint(struct audit *a);
+static void maybe_checkpoint(struct audit *a);
 
 static int
 tx_close(struct audit *a, int rc)
 {
+	if (rc == 0)
+		maybe_checkpoint(a);  /* in the same transaction: one fsync */
 	a->in_tx = false;
 	if (rc == 0 && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) !=
 	    SQLITE_OK) {
@@ -316,19 +322,31 @@ tx_close(struct audit *a, int rc)
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	maybe_checkpoint(a);
 	return 0;
 }
 
 /* Inside a batch each call is a savepoint, so a failed call leaves the
  * batch as it was, head included. */
+/* Runs a cached one-off statement ${sql} in *${st}. */
+static int
+run_cached(struct audit *a, sqlite3_stmt **st, const char *sql)
+{
+	int rc;
+
+	if (*st == NULL && sqlite3_prepare_v3(a->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(*st);
+	sqlite3_reset(*st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int
 audit_tx_begin(struct audit *a)
 {
 	if (!a->batch)
 		return tx_open(a);
-	if (sqlite3_exec(a->db, "SAVEPOINT audit_call", NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (run_cached(a, &a->sp_open, "SAVEPOINT audit_call") != 0)
 		return audit_sqlfail(a, "cannot open a savepoint");
 	a->sp_seq = a->head_seq;
 	memcpy(a->sp_hash, a->head_hash, AUDIT_HASH_LEN);
@@ -341,12 +359,11 @@ audit_tx_end(struct audit *a, int rc)
 	if (!a->batch)
 		return tx_close(a, rc);
 	if (rc != 0) {
-		sqlite3_exec(a->db, "ROLLBACK TO audit_call", NULL, NULL, NULL);
+		run_cached(a, &a->sp_undo, "ROLLBACK TO audit_call");
 		a->head_seq = a->sp_seq;
 		memcpy(a->head_hash, a->sp_hash, AUDIT_HASH_LEN);
 	}
-	if (sqlite3_exec(a->db, "RELEASE audit_call", NULL, NULL, NULL) !=
-	    SQLITE_OK && rc == 0)
+	if (run_cached(a, &a->sp_release, "RELEASE audit_call") != 0 && rc == 0)
 		return audit_sqlfail(a, "cannot release a savepoint");
 	return rc;
 }
@@ -407,10 +424,12 @@ audit_append_locked(struct audit *a, const char *actor, const char *kind,
 		e.subject = "";
 	if (audit_event_hash(a->head_hash, &e, hash) != 0)
 		return audit_fail(a, "cannot hash the event");
-	if (sqlite3_prepare_v2(a->db, "INSERT INTO events (seq, time_us, actor, "
-	    "kind, subject, details, hash) VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &st,
+	if (a->ins_event == NULL && sqlite3_prepare_v3(a->db, "INSERT INTO "
+	    "events (seq, time_us, actor, kind, subject, details, hash) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?)", -1, SQLITE_PREPARE_PERSISTENT, &a->ins_event,
 	    NULL) != SQLITE_OK)
 		return audit_sqlfail(a, "cannot append the event");
+	st = a->ins_event;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)e.seq);
 	sqlite3_bind_int64(st, 2, e.time_us);
 	sqlite3_bind_text(st, 3, e.actor, -1, SQLITE_STATIC);
@@ -429,7 +448,8 @@ audit_append_locked(struct audit *a, const char *actor, const char *kind,
 		*seq = e.seq;
 	ret = 0;
 cleanup:
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 	return ret;
 }
 
@@ -546,9 +566,14 @@ cleanup:
 	return ret;
 }
 
-/* Seals the current head in its own transaction; 0 if nothing to do. */
+/*
+ * Seals the head inside the open transaction if it is not sealed yet (and,
+ * with ${only_if_due}, if checkpoint_every events wait); 0 if nothing to
+ * do. Signing writes nothing, so a failed signature leaves the transaction
+ * as it was.
+ */
 static int
-checkpoint_now(struct audit *a, bool only_if_due)
+seal_locked(struct audit *a, bool only_if_due)
 {
 	struct audit_checkpoint c;
 	sqlite3_stmt *st = NULL;
@@ -557,8 +582,6 @@ checkpoint_now(struct audit *a, bool only_if_due)
 
 	if (a->sign == NULL)
 		return audit_fail(a, "no audit signer set; cannot seal the log");
-	if (tx_open(a) != 0)
-		return -1;
 	if (sqlite3_prepare_v2(a->db, "SELECT coalesce(max(head_seq), 0) FROM "
 	    "checkpoints", -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
@@ -569,10 +592,8 @@ checkpoint_now(struct audit *a, bool only_if_due)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (a->head_seq <= sealed || (only_if_due && a->head_seq - sealed <
-	    a->checkpoint_every)) {
-		ret = 0;
-		goto cleanup;
-	}
+	    a->checkpoint_every))
+		return 0;
 	memset(&c, 0, sizeof(c));
 	strcpy(c.station_id, a->station_id);
 	c.head_seq = a->head_seq;
@@ -599,40 +620,49 @@ checkpoint_now(struct audit *a, bool only_if_due)
 		audit_sqlfail(a, "cannot store the checkpoint");
 		goto cleanup;
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	a->in_tx = false;
-	if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		audit_sqlfail(a, "cannot commit the checkpoint");
-		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	ret = 0;
 cleanup:
 	sqlite3_finalize(st);
-	a->in_tx = false;
-	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 	return ret;
 }
 
-static int
+/* A due checkpoint goes into the transaction being committed; when it
+ * fails, the events are committed all the same, unsealed, and the next
+ * commit tries again. */
+static void
 maybe_checkpoint(struct audit *a)
 {
+	char keep[AUDIT_ERR_MAX];
+
 	if (a->sign == NULL)
-		return 0;
-	if (checkpoint_now(a, true) != 0) {
+		return;
+	memcpy(keep, a->err, sizeof(keep));
+	if (seal_locked(a, true) != 0) {
 		a->cp_failed = true;
 		snprintf(a->cp_err, sizeof(a->cp_err), "%s", a->err);
-		return -1;
+	} else {
+		a->cp_failed = false;
 	}
-	a->cp_failed = false;
-	return 0;
+	memcpy(a->err, keep, sizeof(keep));
 }
 
 int
 audit_checkpoint(struct audit *a)
 {
+	int rc;
+
 	if (a->batch)
 		return audit_fail(a, "commit the open batch first");
-	return checkpoint_now(a, false);
+	if (a->sign == NULL)
+		return audit_fail(a, "no audit signer set; cannot seal the log");
+	if (tx_open(a) != 0)
+		return -1;
+	rc = seal_locked(a, false);
+	a->in_tx = false;
+	if (rc == 0 && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		rc = audit_sqlfail(a, "cannot commit the checkpoint");
+	if (rc != 0)
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }

@@ -297,7 +297,7 @@ chain_pass(struct verifier *v)
 	int rc, ret = -1;
 
 	if (sqlite3_prepare_v2(v->db, "SELECT seq, time_us, actor, kind, subject, "
-	    "details, hash, typeof(time_us) FROM events ORDER BY seq", -1, &st,
+	    "details, hash FROM events ORDER BY seq", -1, &st,
 	    NULL) != SQLITE_OK)
 		return bad(v, 0, "cannot read the events: %s",
 		    sqlite3_errmsg(v->db));
@@ -316,7 +316,7 @@ chain_pass(struct verifier *v)
 		    sqlite3_column_type(st, 5) != SQLITE_BLOB ||
 		    sqlite3_column_type(st, 6) != SQLITE_BLOB ||
 		    sqlite3_column_bytes(st, 6) != AUDIT_HASH_LEN ||
-		    strcmp((const char *)sqlite3_column_text(st, 7), "integer")) {
+		    sqlite3_column_type(st, 1) != SQLITE_INTEGER) {
 			bad(v, expect, "event %llu has a column of the wrong type "
 			    "or size", (unsigned long long)expect);
 			goto cleanup;
