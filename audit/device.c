@@ -301,7 +301,7 @@ audit_device_transition(struct audit *a, const char *serial,
 	sqlite3_bind_int64(st, 6, a->last_time);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)s);
 	sqlite3_bind_text(st, 8, serial, -1, SQLITE_STATIC);
-	if (step_done(a, st, "cannot update the device (hardware id in use?)"))
+	if (step_done(a, st, "cannot update the device"))
 		goto cleanup;
 	if (c->cert_der) {
 		sqlite3_finalize(st);

@@ -76,7 +76,8 @@ main(int argc, char *argv[])
 		fprintf(stderr, "audit-mklog: %s\n", err);
 		goto cleanup;
 	}
-	s.start_us = 0;
+	/* Later sessions (--first) continue the simulated calendar. */
+	s.start_us = 1795680000000000LL + (int64_t)s.first_device * 3600000000LL;
 	audit_set_clock(a, scenario_clock, &s);
 	audit_set_checkpoint_every(a, every);
 	if (audit_set_signer(a, softkey_sign, &key, key.pem, "officer") != 0)

@@ -82,7 +82,8 @@ one_device(struct audit *a, struct scenario *s, unsigned i)
 	snprintf(serial, sizeof(serial), "SN-%08u", s->first_device + i);
 	snprintf(hw, sizeof(hw), "HW-%06u", s->first_device + i);
 	random_bytes(s, raw, sizeof(raw));
-	snprintf(claim, sizeof(claim), "CLM-%08x%08x", (unsigned)raw[0] << 24 |
+	snprintf(claim, sizeof(claim), "CLM-%u-%08x%08x", s->first_device + i,
+	    (unsigned)raw[0] << 24 |
 	    (unsigned)raw[1] << 16 | (unsigned)raw[2] << 8 | raw[3],
 	    (unsigned)raw[4] << 24 | (unsigned)raw[5] << 16 |
 	    (unsigned)raw[6] << 8 | raw[7]);
@@ -134,7 +135,8 @@ scenario_run(struct audit *a, struct scenario *s)
 	struct audit_field f = { "operator_count", "3", 1 };
 
 	if (s->rng == 0)
-		s->rng = s->seed ? s->seed : 88172645463325252ULL;
+		s->rng = (s->seed ? s->seed : 88172645463325252ULL) ^
+		    ((uint64_t)s->first_device * 0x9e3779b97f4a7c15ULL);
 	if (audit_append(a, "station", "bench.session_started",
 	    audit_station_id(a), &f, 1, NULL) != 0)
 		return -1;
