@@ -61,6 +61,14 @@ int64_t audit_now(struct audit *a);
 int audit_tx_begin(struct audit *a);
 int audit_tx_end(struct audit *a, int rc);
 
+/* audit_tx_open(a): BEGIN IMMEDIATE and load the chain head. */
+int audit_tx_open(struct audit *a);
+
+/* audit_seal_due(a): inside the committing transaction, sign and store a
+ * checkpoint if one is due; a failure is kept for audit_checkpoint_error()
+ * and never fails the commit (seal.c). */
+void audit_seal_due(struct audit *a);
+
 /* audit_append_locked(a, actor, kind, subject, details, len, seq): append
  * inside an open transaction; advances the cached head. */
 int audit_append_locked(struct audit *a, const char *actor, const char *kind,
