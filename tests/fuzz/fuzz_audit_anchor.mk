@@ -1,0 +1,3 @@
+FUZZERS += audit_anchor
+FUZZ_SRCS_audit_anchor := tests/fuzz/fuzz_audit_anchor.c audit/encode.c \
+    audit/keys.c
