@@ -178,9 +178,11 @@ complete_urb(struct emu_device *d, UMockdevIoctlData *urb_data)
 	len = (size_t)(buf[6] | buf[7] << 8);
 	if (len > (size_t)urb->buffer_length - 8)
 		len = (size_t)urb->buffer_length - 8;
+	size_t want = len;
 	rc = emu_usb_request(d, buf, buf + 8, &len);
 	urb->status = rc;
-	urb->actual_length = rc == 0 ? (int)len : 0;
+	/* OUT: the whole data stage was taken; IN: what the device sent. */
+	urb->actual_length = rc != 0 ? 0 : (int)((buf[0] & 0x80) ? len : want);
 }
 
 static gboolean
