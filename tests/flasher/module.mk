@@ -4,3 +4,6 @@
 UNIT_TESTS += $(BUILD)/tests/flasher/test_dfu_parse
 $(BUILD)/tests/flasher/test_dfu_parse: $(BUILD)/obj/flasher/dfu_parse.o \
     $(BUILD)/obj/flasher/dfu_list.o $(BUILD)/obj/flasher/dfu_xfer.o
+UNIT_TESTS += $(BUILD)/tests/flasher/test_dfu_emu
+$(BUILD)/tests/flasher/test_dfu_emu: $(BUILD)/obj/flasher/dfu_parse.o \
+    $(BUILD)/obj/flasher/dfu_list.o $(BUILD)/obj/flasher/dfu_xfer.o
