@@ -26,7 +26,7 @@ flasher_parse_func(const uint8_t *buf, size_t len, struct flasher_func *func)
 	func->attributes = buf[2];
 	func->detach_timeout_ms = (uint16_t)(buf[3] | buf[4] << 8);
 	func->transfer_size = (uint16_t)(buf[5] | buf[6] << 8);
-	func->dfu_version = len == 9 ? (uint16_t)(buf[7] | buf[8] << 8) : 0x0100;
+	func->dfu_version = (uint16_t)(len == 9 ? buf[7] | buf[8] << 8 : 0x0100);
 	if (func->transfer_size == 0)
 		return -1;
 	return 0;
