@@ -3,9 +3,10 @@
  * attached devices with their DFU interface, serial and alt names, and
  * the choice of one device by serial or port path.
  *
- * Listing opens each candidate briefly (to read its configuration
+ * Listing opens each new candidate briefly (to read its configuration
  * descriptor and strings) and closes it again: handles stay open only
- * while a device is worked on. Devices that arrive or leave show up in
+ * while a device is worked on; devices already known from the previous
+ * listing are not opened again. Devices that arrive or leave show up in
  * the next listing (libusb follows uevents); a bench loop polls it.
  */
 #include <ctype.h>
@@ -171,10 +172,27 @@ path_cmp(const void *a, const void *b)
 	return (unsigned char)*p - (unsigned char)*q;
 }
 
+static const struct flasher_device *
+find_known(libusb_device *ud, const struct flasher_device *known, size_t n)
+{
+	char path[FLASHER_PATH_MAX];
+
+	flasher_usb_path(ud, path);
+	for (size_t i = 0; i < n; i++)
+		if (known[i].bus == libusb_get_bus_number(ud) &&
+		    known[i].address == libusb_get_device_address(ud) &&
+		    strcmp(known[i].path, path) == 0)
+			return &known[i];
+	return NULL;
+}
+
 int
-flasher_list(struct flasher *fl, struct flasher_device **devs, size_t *n,
+flasher_list(struct flasher *fl, const struct flasher_device *known,
+    size_t nknown, struct flasher_device **devs, size_t *n,
     char err[static FLASHER_ERR_MAX])
 {
+	const struct flasher_device *seen;
+
 	libusb_device **list;
 	struct flasher_device *out;
 	ssize_t count;
@@ -190,9 +208,12 @@ flasher_list(struct flasher *fl, struct flasher_device **devs, size_t *n,
 		snprintf(err, FLASHER_ERR_MAX, "out of memory");
 		return -1;
 	}
-	for (ssize_t i = 0; i < count; i++)
-		if (read_device(list[i], &out[found]) == 0)
+	for (ssize_t i = 0; i < count; i++) {
+		if ((seen = find_known(list[i], known, nknown)) != NULL)
+			out[found++] = *seen;
+		else if (read_device(list[i], &out[found]) == 0)
 			found++;
+	}
 	libusb_free_device_list(list, 1);
 	qsort(out, found, sizeof(*out), path_cmp);
 	*devs = out;

@@ -129,12 +129,17 @@ int flasher_open(struct flasher **fl, char err[static FLASHER_ERR_MAX]);
 void flasher_close(struct flasher *fl);
 
 /*
- * flasher_list(fl, devs, n, err): every attached device with a DFU
- * interface, sorted by port path, into a new array *${devs} of *${n}
- * (free with flasher_list_free). A device that cannot be read (busy,
- * permissions, malformed descriptors) is left out. Returns 0 or -1.
+ * flasher_list(fl, known, nknown, devs, n, err): every attached device
+ * with a DFU interface, sorted by port path, into a new array *${devs} of
+ * *${n} (free with flasher_list_free). Devices already in ${known} (same
+ * bus, address and port path: the same attachment) are copied from it
+ * without opening them again, so a loop polling for arrivals leaves
+ * devices under work alone; ${known} may be NULL. A device that cannot be
+ * read (busy, permissions, malformed descriptors) is left out. Returns 0
+ * or -1.
  */
-int flasher_list(struct flasher *fl, struct flasher_device **devs, size_t *n,
+int flasher_list(struct flasher *fl, const struct flasher_device *known,
+    size_t nknown, struct flasher_device **devs, size_t *n,
     char err[static FLASHER_ERR_MAX]);
 void flasher_list_free(struct flasher_device *devs);
 

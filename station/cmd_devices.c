@@ -107,7 +107,7 @@ devices_main(int argc, char *argv[])
 		station_err("devices: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (flasher_open(&fl, err) != 0 || flasher_list(fl, &devs, &n, err) != 0) {
+	if (flasher_open(&fl, err) != 0 || flasher_list(fl, NULL, 0, &devs, &n, err) != 0) {
 		station_err("devices: %s", err);
 		goto out;
 	}
@@ -121,7 +121,7 @@ devices_main(int argc, char *argv[])
 		struct timespec pause = { 0, 100 * 1000 * 1000 };
 		while (watch == 0 || now_ms() < until) {
 			nanosleep(&pause, NULL);
-			if (flasher_list(fl, &next, &m, err) != 0) {
+			if (flasher_list(fl, devs, n, &next, &m, err) != 0) {
 				station_err("devices: %s", err);
 				goto out;
 			}

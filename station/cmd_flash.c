@@ -132,7 +132,7 @@ open_chosen(const char *verb, const struct opts *o, struct flasher **fl,
 	size_t n = 0, i = 0;
 	int rc, ret = EXIT_FAILED;
 
-	if (flasher_open(fl, err) != 0 || flasher_list(*fl, &devs, &n, err) != 0) {
+	if (flasher_open(fl, err) != 0 || flasher_list(*fl, NULL, 0, &devs, &n, err) != 0) {
 		station_err("%s: %s", verb, err);
 		goto out;
 	}

@@ -48,7 +48,7 @@ main(int argc, char *argv[])
 	}
 	for (size_t i = 0; i < sizeof(img); i++)
 		img[i] = (uint8_t)(i * 7);
-	if (flasher_open(&fl, err) != 0 || flasher_list(fl, &devs, &n, err) != 0)
+	if (flasher_open(&fl, err) != 0 || flasher_list(fl, NULL, 0, &devs, &n, err) != 0)
 		goto out;
 	if (n == 0) {
 		snprintf(err, sizeof(err), "no device");

@@ -50,7 +50,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (flasher_open(&fl, err) != 0 || flasher_list(fl, &devs, &ndevs, err) != 0)
+	if (flasher_open(&fl, err) != 0 || flasher_list(fl, NULL, 0, &devs, &ndevs, err) != 0)
 		return -1;
 	return 0;
 }
@@ -271,7 +271,7 @@ test_vanish_mid_download(void **state)
 	assert_string_equal(err, want);
 	for (int i = 0; i < 100 && n == 3; i++) {
 		flasher_list_free(now);
-		assert_int_equal(flasher_list(fl, &now, &n, err), 0);
+		assert_int_equal(flasher_list(fl, devs, ndevs, &now, &n, err), 0);
 		usleep(20000);
 	}
 	assert_int_equal(n, 2);
