@@ -140,6 +140,9 @@ int emu_usb_request(struct emu_device *d, const uint8_t setup[static 8],
     uint8_t *data, size_t *len);
 char *emu_usb_sysfs_record(const struct emu_device *d);
 void *emu_usb_handler_new(struct emu_device *d);
+/* emu_usb_drop_done(d, client): drop the unreaped URBs of ${client}
+ * (NULL: of every client). Call with emu_lock held. */
+void emu_usb_drop_done(struct emu_device *d, void *client);
 
 /* emu_state.c */
 int emu_state_device(struct emu_device *d, const char *state_dir);

@@ -189,13 +189,10 @@ arrive(UMockdevTestbed *tb, struct emu_device *d)
 static void
 leave(UMockdevTestbed *tb, struct emu_device *d, bool announce)
 {
-	UMockdevIoctlData *urb;
-
 	pthread_mutex_lock(&emu_lock);
 	d->presence = DEV_GONE;
 	d->vanish_pending = false;
-	while ((urb = g_queue_pop_head(d->done)) != NULL)
-		umockdev_ioctl_data_unref(urb);
+	emu_usb_drop_done(d, NULL);
 	pthread_mutex_unlock(&emu_lock);
 	if (announce)
 		umockdev_testbed_uevent(tb, d->syspath, "remove");

@@ -3,8 +3,9 @@
  * standard requests, and the usbdevfs ioctls that umockdev forwards from
  * a client (libusb, dfu-util) to our handler.
  *
- * Control URBs are answered at submit time and queued; the client's next
- * REAPURB(NDELAY) returns them in order. A stalled request completes with
+ * Control URBs are answered at submit time and queued per client (one
+ * client per open file); that client's next REAPURB(NDELAY) returns them
+ * in order. A client that goes away (closed, killed) takes its queue. A stalled request completes with
  * status -EPIPE, as the kernel reports a STALL. Once a device has vanished
  * every ioctl fails with ENODEV (libusb: LIBUSB_ERROR_NO_DEVICE). Never
  * call libusb or sleep here: all devices share umockdev's handler thread.
@@ -185,6 +186,57 @@ complete_urb(struct emu_device *d, UMockdevIoctlData *urb_data)
 	urb->actual_length = rc != 0 ? 0 : (int)((buf[0] & 0x80) ? len : want);
 }
 
+/* A completed URB waiting for its client to reap it. */
+struct done_urb {
+	UMockdevIoctlClient *client;
+	UMockdevIoctlData *urb;
+};
+
+static void
+push_done(GQueue *done, UMockdevIoctlClient *client, UMockdevIoctlData *urb)
+{
+	struct done_urb *d = g_new(struct done_urb, 1);
+
+	d->client = client;
+	d->urb = urb;
+	g_queue_push_tail(done, d);
+}
+
+/* The oldest URB of ${client} (NULL: any client), or NULL. */
+static UMockdevIoctlData *
+pop_done(GQueue *done, UMockdevIoctlClient *client)
+{
+	for (GList *l = done->head; l != NULL; l = l->next) {
+		struct done_urb *d = l->data;
+		if (client == NULL || d->client == client) {
+			UMockdevIoctlData *urb = d->urb;
+			g_queue_delete_link(done, l);
+			g_free(d);
+			return urb;
+		}
+	}
+	return NULL;
+}
+
+void
+emu_usb_drop_done(struct emu_device *d, void *client)
+{
+	UMockdevIoctlData *urb;
+
+	while ((urb = pop_done(d->done, client)) != NULL)
+		umockdev_ioctl_data_unref(urb);
+}
+
+static void
+client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
+    gpointer user_data)
+{
+	(void)handler;
+	pthread_mutex_lock(&emu_lock);
+	emu_usb_drop_done(user_data, client);
+	pthread_mutex_unlock(&emu_lock);
+}
+
 static gboolean
 handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
     gpointer user_data)
@@ -229,13 +281,13 @@ handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
 			umockdev_ioctl_client_complete(client, -1, ENODEV);
 			break;
 		}
-		g_queue_push_tail(done, urb_data);
+		push_done(done, client, urb_data);
 		umockdev_ioctl_client_complete(client, 0, 0);
 		break;
 	}
 	case USBDEVFS_REAPURB:
 	case USBDEVFS_REAPURBNDELAY: {
-		UMockdevIoctlData *urb_data = g_queue_pop_head(done), *ptr;
+		UMockdevIoctlData *urb_data = pop_done(done, client), *ptr;
 		if (urb_data == NULL) {
 			umockdev_ioctl_client_complete(client, -1, EAGAIN);
 			break;
@@ -296,6 +348,7 @@ emu_usb_handler_new(struct emu_device *d)
 	UMockdevIoctlBase *h = umockdev_ioctl_base_new();
 
 	g_signal_connect(h, "handle-ioctl", G_CALLBACK(handle_ioctl), d);
+	g_signal_connect(h, "client-vanished", G_CALLBACK(client_vanished), d);
 	return h;
 }
 

@@ -128,6 +128,15 @@ if cmp -s img5000.bin du.bin; then ok "dfu-util round trip returns the same byte
 run emu --state "$ST" --devices 2 -- sh -c "timeout 20 dfu-util -S $S2 -a stamp -D img4k.bin >/dev/null 2>&1 && '$STATION' read --device $S2 --alt stamp -o mixed.bin"
 if [ "$RC" = 0 ] && cmp -s img4k.bin mixed.bin; then ok "station reads what dfu-util wrote"; else not_ok "station reads what dfu-util wrote"; fi
 
+# --- two clients on one device at once: each reaps only its own URBs
+run emu --state "$ST" -- bash -c "
+	( for i in \$(seq 30); do '$STATION' devices >/dev/null || exit 1; done ) & lister=\$!
+	for i in \$(seq 10); do
+		'$STATION' flash --alt stamp img5000.bin && '$STATION' read --alt stamp -o par.bin && cmp -s img5000.bin par.bin || exit 1
+	done
+	wait \$lister"
+is "$RC" 0 "listing in one process while another flashes the same device"
+
 # --- arrival and departure while the host runs
 run emu --state "$ST" --devices 2 --arrive-every 300 --fault 1:leave@500 -- "$STATION" devices --watch 2
 is "$RC" 0 "devices --watch exits 0"

@@ -193,6 +193,22 @@ test_state_table_enforced(void **state)
 }
 
 static void
+test_abandoned_download_is_aborted(void **state)
+{
+	libusb_context *ctx;
+	libusb_device_handle *h;
+	uint8_t buf[2048] = { 0 };
+	(void)state;
+	assert_int_equal(libusb_init(&ctx), 0);
+	h = raw_open(ctx, &devs[0]);
+	assert_int_equal(raw(h, 0, 1, 0, buf, 2048), 2048);
+	expect_state(h, FLASHER_DNLOAD_IDLE, 0);
+	libusb_close(h);  /* a host that went away mid-download */
+	libusb_exit(ctx);
+	assert_int_equal(round_trip(&devs[0], 3000, 9, err, NULL), 0);
+}
+
+static void
 test_poll_before_bwpolltimeout_stalls(void **state)
 {
 	libusb_context *ctx;
@@ -287,6 +303,7 @@ main(int argc, char *argv[])
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_state_table_enforced),
+		cmocka_unit_test(test_abandoned_download_is_aborted),
 		cmocka_unit_test(test_poll_before_bwpolltimeout_stalls),
 		cmocka_unit_test(test_slow_device_waits),
 		cmocka_unit_test(test_two_sessions_at_once),
