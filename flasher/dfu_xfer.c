@@ -8,7 +8,9 @@
  * dfuDNLOAD-IDLE, sleeping bwPollTimeout whenever the device reports it
  * is busy (dfuDNBUSY); then the zero-length DNLOAD and GETSTATUS through
  * dfuMANIFEST(-SYNC) until dfuIDLE. Success is reported only once the
- * device said dfuIDLE after manifestation.
+ * device said dfuIDLE after manifestation (or, for a device that is not
+ * manifestation tolerant, dfuMANIFEST and then, after the USB reset it
+ * waits for, dfuIDLE or run-time mode).
  *
  * Upload (6.2): UPLOAD blocks of wTransferSize until a short one.
  *
@@ -142,6 +144,35 @@ device_error(struct flasher_session *s, const struct flasher_status *st,
 }
 
 /*
+ * A device that is not manifestation tolerant waits in
+ * dfuMANIFEST-WAIT-RESET for a USB reset; after it, it must answer in
+ * dfuIDLE or run-time mode, or re-enumerate (a new address).
+ */
+static int
+reset_after_manifest(struct flasher_session *s, char err[static FLASHER_ERR_MAX])
+{
+	struct flasher_status st;
+	int rc = libusb_reset_device(s->h);
+
+	s->alt = -1;
+	if (rc == LIBUSB_ERROR_NOT_FOUND)
+		return 0;
+	if (rc != 0) {
+		snprintf(err, FLASHER_ERR_MAX, "%s: USB reset after manifestation "
+		    "failed: %s", s->who, libusb_strerror(rc));
+		return -1;
+	}
+	if (flasher_getstatus(s, &st, err) != 0)
+		return -1;
+	if (st.state != FLASHER_DFU_IDLE && st.state != FLASHER_APP_IDLE) {
+		snprintf(err, FLASHER_ERR_MAX, "%s: device in %s after the USB reset "
+		    "that ends manifestation", s->who, flasher_state_name(st.state));
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * GETSTATUS until the device is in ${target}, honouring bwPollTimeout
  * while it is in one of the ${busy} states (bit mask of states).
  */
@@ -159,6 +190,13 @@ poll_until(struct flasher_session *s, unsigned target, unsigned busy,
 			return device_error(s, &st, err);
 		if (st.state == target)
 			return 0;
+		if (target == FLASHER_DFU_IDLE &&
+		    (st.state == FLASHER_MANIFEST_WAIT_RESET ||
+		    (st.state == FLASHER_MANIFEST &&
+		    !(s->dev.dfu.func.attributes & FLASHER_MANIFEST_TOLERANT)))) {
+			sleep_ms(st.poll_timeout_ms);
+			return reset_after_manifest(s, err);
+		}
 		if (st.state > 31 || !(busy & 1u << st.state)) {
 			char at[160], ignored[FLASHER_ERR_MAX];
 			where(s, at, sizeof(at));
@@ -223,6 +261,12 @@ prepare(struct flasher_session *s, const char *name, unsigned need,
 		snprintf(err, FLASHER_ERR_MAX, "%s is in run-time mode (%s): switch "
 		    "it to DFU mode first", s->who, flasher_state_name(st.state));
 		return -1;
+	}
+	if (st.state == FLASHER_MANIFEST_WAIT_RESET) {
+		/* left waiting by an earlier host: reset, then select again */
+		if (reset_after_manifest(s, err) != 0)
+			return -1;
+		return prepare(s, name, need, err);
 	}
 	if (st.state == FLASHER_DFU_ERROR &&
 	    request(s, DFU_CLRSTATUS, 0, NULL, 0, err) < 0)

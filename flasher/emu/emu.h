@@ -80,10 +80,6 @@ struct emu_alt {
 	size_t len, cap;
 };
 
-/* One fault, armed from --fault [DEV:]KIND[@N]. */
-enum emu_fault_kind { FAULT_NONE, FAULT_VANISH, FAULT_ERROR, FAULT_SLOW,
-	FAULT_LEAVE };
-
 struct emu_device {
 	int index;                    /* 1-based; port 1-<index> */
 	char serial[EMU_SERIAL_MAX];  /* the hardware id */
@@ -113,6 +109,8 @@ struct emu_device {
 	/* faults */
 	size_t vanish_at, error_at;   /* byte offsets; SIZE_MAX = off */
 	uint32_t slow_ms;             /* bwPollTimeout per block; 0 = fast */
+	bool wait_reset;              /* not manifestation tolerant */
+	uint32_t manifest_ms;         /* its dfuMANIFEST time */
 	long long leave_after_ms;     /* -1 = stays */
 	unsigned long transfers;      /* control transfers served */
 };

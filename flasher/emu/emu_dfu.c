@@ -12,6 +12,11 @@
  * read-only alt) are reported the DFU way: the next GETSTATUS moves to
  * dfuERROR with the status code.
  *
+ * A device that is not manifestation tolerant (--fault wait-reset@MS)
+ * answers the GETSTATUS after the zero-length DNLOAD with dfuMANIFEST
+ * (bwPollTimeout MS) and then waits in dfuMANIFEST-WAIT-RESET for a USB
+ * reset, answering only GETSTATUS/GETSTATE.
+ *
  * A slow device (--fault slow@MS) does not sleep: each block and the
  * manifestation answer the first GETSTATUS with dfuDNBUSY/dfuMANIFEST and
  * bwPollTimeout MS, and the state only moves on once that time passed.
@@ -40,6 +45,8 @@ stall(struct emu_device *d, unsigned req, const char *why)
 {
 	emu_log(d, "stalled %s in %s: %s", req < 7 ? req_names[req] : "request",
 	    state_names[d->state], why);
+	if (d->state == DFU_MANIFEST_WAIT_RESET)
+		return -EPIPE;  /* only a USB reset gets it out of there */
 	if (d->alt >= 0 && d->alt < EMU_ALTS)
 		d->alts[d->alt].ops->abort(&d->alts[d->alt]);
 	d->state = DFU_ERROR;
@@ -100,7 +107,7 @@ dnload(struct emu_device *d, uint16_t block, const uint8_t *data, size_t len)
 			return stall(d, REQ_DNLOAD, "block number out of sequence");
 		if (len == 0) {
 			d->pending_status = (uint8_t)alt->ops->manifest(alt);
-			d->busy_pending = d->slow_ms > 0;
+			d->busy_pending = d->slow_ms > 0 || d->wait_reset;
 			d->state = DFU_MANIFEST_SYNC;
 			return 0;
 		}
@@ -163,8 +170,8 @@ getstatus(struct emu_device *d, long long now)
 		bool manifest = d->state == DFU_MANIFEST_SYNC;
 		if (d->busy_pending) {
 			d->busy_pending = false;
-			d->poll_ms = d->slow_ms;
-			d->busy_until = now + d->slow_ms;
+			d->poll_ms = manifest && d->wait_reset ? d->manifest_ms : d->slow_ms;
+			d->busy_until = now + d->poll_ms;
 			d->state = manifest ? DFU_MANIFEST : DFU_DNBUSY;
 		} else if (d->pending_status != DFU_OK) {
 			d->alts[d->alt].ops->abort(&d->alts[d->alt]);
@@ -198,8 +205,12 @@ emu_dfu_request(struct emu_device *d, const uint8_t setup[static 8],
 			    "(%u ms) expired", d->busy_until - now, d->poll_ms);
 			return stall(d, req, why);
 		}
-		d->state = d->state == DFU_DNBUSY ? DFU_DNLOAD_SYNC : DFU_MANIFEST_SYNC;
+		d->state = d->state == DFU_DNBUSY ? DFU_DNLOAD_SYNC :
+		    d->wait_reset ? DFU_MANIFEST_WAIT_RESET : DFU_MANIFEST_SYNC;
 	}
+	if (d->state == DFU_MANIFEST_WAIT_RESET && req != REQ_GETSTATUS &&
+	    req != REQ_GETSTATE)
+		return stall(d, req, "waiting for a USB reset");
 	switch (req) {
 	case REQ_DNLOAD:
 		*len = 0;

@@ -84,6 +84,9 @@ usage(FILE *out)
 	    "       slow@MS       every block and manifestation busy for MS ms "
 	    "(dfuDNBUSY)\n"
 	    "       leave@MS      unplugged MS ms after it arrived\n"
+	    "       wait-reset@MS not manifestation tolerant: dfuMANIFEST for MS "
+	    "ms, then\n                     dfuMANIFEST-WAIT-RESET until a USB "
+	    "reset\n"
 	    "  --verbose          log arrivals, departures and unhandled ioctls\n"
 	    "Protocol violations by the host are logged to stderr as "
 	    "'stalled ...'.\n", EMU_VID, EMU_PID, EMU_MAX_DEVICES);
@@ -135,13 +138,17 @@ parse_fault(const char *spec)
 			d->slow_ms = (uint32_t)n;
 		else if (strcmp(name, "leave") == 0)
 			d->leave_after_ms = n;
+		else if (strcmp(name, "wait-reset") == 0 && n <= 0xffffff) {
+			d->wait_reset = true;
+			d->manifest_ms = (uint32_t)n;
+		}
 		else
 			goto bad;
 	}
 	return 0;
 bad:
 	fprintf(stderr, "stampdev-emu: bad --fault '%s': expected [K:]KIND@N with "
-	    "KIND vanish, error, slow or leave (see --help)\n", spec);
+	    "KIND vanish, error, slow, leave or wait-reset (see --help)\n", spec);
 	return -1;
 }
 

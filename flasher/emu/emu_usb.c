@@ -37,10 +37,11 @@ device_descriptor(uint8_t out[static 18])
 }
 
 static size_t
-functional_descriptor(uint8_t out[static 9])
+functional_descriptor(const struct emu_device *d, uint8_t out[static 9])
 {
-	/* bitCanDnload | bitCanUpload | bitManifestationTolerant; DFU 1.1 */
-	const uint8_t f[9] = { 9, 0x21, 0x07, EMU_DETACH_MS & 0xff,
+	/* bitCanDnload | bitCanUpload [| bitManifestationTolerant]; DFU 1.1 */
+	const uint8_t f[9] = { 9, 0x21, d->wait_reset ? 0x03 : 0x07,
+		EMU_DETACH_MS & 0xff,
 		EMU_DETACH_MS >> 8, EMU_TRANSFER_SIZE & 0xff,
 		EMU_TRANSFER_SIZE >> 8, 0x10, 0x01 };
 	memcpy(out, f, sizeof(f));
@@ -51,7 +52,7 @@ functional_descriptor(uint8_t out[static 9])
  * functional descriptor. */
 #define CONFIG_LEN (9 + 9 * EMU_ALTS + 9)
 static size_t
-config_descriptor(uint8_t out[static CONFIG_LEN])
+config_descriptor(const struct emu_device *d, uint8_t out[static CONFIG_LEN])
 {
 	uint8_t *p = out;
 	const uint8_t c[9] = { 9, 0x02, CONFIG_LEN & 0xff, CONFIG_LEN >> 8, 1, 1,
@@ -65,7 +66,7 @@ config_descriptor(uint8_t out[static CONFIG_LEN])
 		memcpy(p, intf, 9);
 		p += 9;
 	}
-	p += functional_descriptor(p);
+	p += functional_descriptor(d, p);
 	return (size_t)(p - out);
 }
 
@@ -122,9 +123,9 @@ emu_usb_request(struct emu_device *d, const uint8_t setup[static 8],
 	case 0x06: /* GET_DESCRIPTOR */
 		switch (value >> 8) {
 		case 0x01: n = device_descriptor(desc); break;
-		case 0x02: n = config_descriptor(desc); break;
+		case 0x02: n = config_descriptor(d, desc); break;
 		case 0x03: n = string_descriptor(d, value & 0xff, desc, sizeof(desc)); break;
-		case 0x21: n = functional_descriptor(desc); break;
+		case 0x21: n = functional_descriptor(d, desc); break;
 		default: return -EPIPE;
 		}
 		if (n == 0)
@@ -360,7 +361,7 @@ emu_usb_sysfs_record(const struct emu_device *d)
 	char hex[2 * sizeof(desc) + 1];
 	size_t n = device_descriptor(desc);
 
-	n += config_descriptor(desc + n);
+	n += config_descriptor(d, desc + n);
 	for (size_t i = 0; i < n; i++)
 		snprintf(hex + 2 * i, 3, "%02x", desc[i]);
 	return g_strdup_printf(

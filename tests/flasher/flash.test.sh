@@ -22,7 +22,7 @@ is "$RC" 2 "emu --devices 0 exits 2"
 err_is "stampdev-emu: --devices: expected 1 to 64, got '0'" "emu --devices message"
 run "$EMU" --fault melt@3 -- true
 is "$RC" 2 "emu bad fault exits 2"
-err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, slow or leave (see --help)" "emu bad fault message"
+err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, slow, leave or wait-reset (see --help)" "emu bad fault message"
 run "$EMU"
 is "$RC" 2 "emu without COMMAND exits 2"
 run emu -- sh -c 'exit 7'
@@ -96,6 +96,11 @@ run emu --state "$ST" --fault slow@40 -- sh -c "'$STATION' flash --alt stamp img
 is "$RC" 0 "slow device (dfuDNBUSY, bwPollTimeout 40 ms) flashes"
 is "$ERR" "" "the host never polled early (no stall logged)"
 if cmp -s img5000.bin slow.bin; then ok "slow device round trip"; else not_ok "slow device round trip"; fi
+
+run emu --state "$ST" --fault wait-reset@30 -- sh -c "'$STATION' flash --alt stamp img4k.bin && '$STATION' read --alt stamp -o wr.bin && timeout 20 dfu-util -a stamp -D img5000.bin >/dev/null 2>&1 && '$STATION' read --alt stamp -o wr2.bin"
+is "$RC" 0 "device that is not manifestation tolerant: flash, reset, read"
+is "$ERR" "" "no stall while waiting for the reset"
+if cmp -s img4k.bin wr.bin && cmp -s img5000.bin wr2.bin; then ok "manifested before the reset (station and dfu-util)"; else not_ok "manifested before the reset (station and dfu-util)"; fi
 
 # --- usage errors
 run "$STATION" flash img4k.bin

@@ -2,8 +2,9 @@
  * test_dfu_emu.c: the DFU host against stampdev-emu, in one process.
  *
  * Run without UMOCKDEV_DIR it re-executes itself under
- * $BUILD/stampdev-emu with three devices: 1-1 plain, 1-2 slow (dfuDNBUSY,
- * bwPollTimeout 20 ms), 1-3 vanishing at byte 4096. It checks the host
+ * $BUILD/stampdev-emu with four devices: 1-1 plain, 1-2 slow (dfuDNBUSY,
+ * bwPollTimeout 20 ms), 1-3 vanishing at byte 4096, 1-4 not manifestation
+ * tolerant (waits for a USB reset after manifestation). It checks the host
  * API (listing, round trips, transfer counts, recovery, a vanished
  * device, two sessions at once on two threads) and, with raw libusb
  * requests, that the emulator stalls a host that breaks the DFU 1.1
@@ -68,7 +69,7 @@ static void
 test_list(void **state)
 {
 	(void)state;
-	assert_int_equal(ndevs, 3);
+	assert_int_equal(ndevs, 4);
 	assert_string_equal(devs[0].path, "1-1");
 	assert_string_equal(devs[2].path, "1-3");
 	assert_int_equal(devs[1].vid, 0x1209);
@@ -209,6 +210,32 @@ test_abandoned_download_is_aborted(void **state)
 }
 
 static void
+test_manifest_wait_reset(void **state)
+{
+	libusb_context *ctx;
+	libusb_device_handle *h;
+	uint8_t buf[100] = { 0 }, st[6];
+	(void)state;
+	assert_false(devs[3].dfu.func.attributes & FLASHER_MANIFEST_TOLERANT);
+	assert_int_equal(round_trip(&devs[3], 5000, 11, err, NULL), 0);
+	/* a host that leaves the device waiting for its reset */
+	assert_int_equal(libusb_init(&ctx), 0);
+	h = raw_open(ctx, &devs[3]);
+	assert_int_equal(raw(h, 0, 1, 0, buf, 100), 100);
+	expect_state(h, FLASHER_DNLOAD_IDLE, 0);
+	assert_int_equal(raw(h, 0, 1, 1, NULL, 0), 0);
+	assert_int_equal(raw(h, 1, 3, 0, st, 6), 6);
+	assert_int_equal(st[4], FLASHER_MANIFEST);
+	usleep(10000);
+	expect_state(h, FLASHER_MANIFEST_WAIT_RESET, 0);
+	assert_int_equal(raw(h, 0, 6, 0, NULL, 0), LIBUSB_ERROR_PIPE);
+	expect_state(h, FLASHER_MANIFEST_WAIT_RESET, 0);
+	libusb_close(h);
+	libusb_exit(ctx);
+	assert_int_equal(round_trip(&devs[3], 3000, 12, err, NULL), 0);
+}
+
+static void
 test_poll_before_bwpolltimeout_stalls(void **state)
 {
 	libusb_context *ctx;
@@ -274,7 +301,7 @@ test_vanish_mid_download(void **state)
 	struct flasher_device *now = NULL;
 	char want[FLASHER_ERR_MAX];
 	uint8_t img[8192];
-	size_t n = 3;
+	size_t n = 4;
 	(void)state;
 	fill(img, sizeof(img), 7);
 	assert_int_equal(flasher_session_open(fl, &devs[2], &s, err), 0);
@@ -285,13 +312,14 @@ test_vanish_mid_download(void **state)
 	    "during download of alt 'stamp' at byte 4096 of 8192; the download "
 	    "did not complete: reconnect the device and run again", devs[2].serial);
 	assert_string_equal(err, want);
-	for (int i = 0; i < 100 && n == 3; i++) {
+	for (int i = 0; i < 100 && n == 4; i++) {
 		flasher_list_free(now);
 		assert_int_equal(flasher_list(fl, devs, ndevs, &now, &n, err), 0);
 		usleep(20000);
 	}
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(now[1].path, "1-2");
+	assert_string_equal(now[2].path, "1-4");
 	flasher_list_free(now);
 	assert_int_equal(flasher_session_open(fl, &devs[2], &s, err), -1);
 }
@@ -304,6 +332,7 @@ main(int argc, char *argv[])
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_state_table_enforced),
 		cmocka_unit_test(test_abandoned_download_is_aborted),
+		cmocka_unit_test(test_manifest_wait_reset),
 		cmocka_unit_test(test_poll_before_bwpolltimeout_stalls),
 		cmocka_unit_test(test_slow_device_waits),
 		cmocka_unit_test(test_two_sessions_at_once),
@@ -324,8 +353,9 @@ main(int argc, char *argv[])
 		 * runtime; ASan works regardless but checks the order. */
 		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
 #endif
-		execl(emu, emu, "--devices", "3", "--fault", "2:slow@20",
-		    "--fault", "3:vanish@4096", "--", self, (char *)NULL);
+		execl(emu, emu, "--devices", "4", "--fault", "2:slow@20",
+		    "--fault", "3:vanish@4096", "--fault", "4:wait-reset@5", "--",
+		    self, (char *)NULL);
 		fprintf(stderr, "%s: cannot run %s (build it with make): %m\n",
 		    argv[0], emu);
 		return 1;
