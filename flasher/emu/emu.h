@@ -1,0 +1,148 @@
+/*
+ * emu.h: the insides of stampdev-emu, the umockdev-based emulator of stamp
+ * devices (private to flasher/emu/; never linked into the station).
+ *
+ * Layers, bottom up:
+ *   emu_alt.c    what one alt setting does with downloaded and uploaded
+ *                bytes (struct emu_alt_ops); today every alt is a raw file
+ *                under the state folder, `info` read-only. The stamp-profile
+ *                behaviours plug in here as further ops tables.
+ *   emu_dfu.c    the DFU 1.1 state machine of one device: class requests,
+ *                bwPollTimeout/dfuDNBUSY timing, stalls for a host that
+ *                breaks the state table, faults.
+ *   emu_usb.c    USB: descriptors, standard requests, and the usbdevfs
+ *                ioctls that umockdev forwards (URB submit/reap).
+ *   emu_state.c  the per-device state folder: serial, transport key pair.
+ *   emu_main.c   options, the umockdev testbed, arrivals and departures,
+ *                and the COMMAND it serves.
+ *
+ * Threads: umockdev runs every ioctl handler in its own worker thread;
+ * arrivals, departures and vanishing are done by the main thread. One
+ * mutex (emu_lock) guards all device state. Handlers never sleep: a slow
+ * device is modelled by dfuDNBUSY and bwPollTimeout.
+ */
+#ifndef EMU_H
+#define EMU_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EMU_VID           0x1209  /* pid.codes */
+#define EMU_PID           0x0001  /* pid.codes test PID */
+#define EMU_MAX_DEVICES   64
+#define EMU_ALTS          5
+#define EMU_TRANSFER_SIZE 2048    /* wTransferSize */
+#define EMU_DETACH_MS     1000    /* wDetachTimeOut */
+#define EMU_ALT_CAPACITY  (1u << 20)
+#define EMU_SERIAL_MAX    32
+
+/* DFU 1.1 states and status codes (DFU 1.1, section 6.1.2). */
+enum {
+	DFU_APP_IDLE, DFU_APP_DETACH, DFU_IDLE, DFU_DNLOAD_SYNC, DFU_DNBUSY,
+	DFU_DNLOAD_IDLE, DFU_MANIFEST_SYNC, DFU_MANIFEST,
+	DFU_MANIFEST_WAIT_RESET, DFU_UPLOAD_IDLE, DFU_ERROR,
+};
+enum {
+	DFU_OK, DFU_ERR_TARGET, DFU_ERR_FILE, DFU_ERR_WRITE, DFU_ERR_ERASE,
+	DFU_ERR_CHECK_ERASED, DFU_ERR_PROG, DFU_ERR_VERIFY, DFU_ERR_ADDRESS,
+	DFU_ERR_NOTDONE, DFU_ERR_FIRMWARE, DFU_ERR_VENDOR, DFU_ERR_USBR,
+	DFU_ERR_POR, DFU_ERR_UNKNOWN, DFU_ERR_STALLEDPKT,
+};
+
+struct emu_alt;
+
+/*
+ * What one alt setting does. Every hook returns a DFU status code
+ * (DFU_OK on success). Download: dnload_begin, then dnload_block for each
+ * block in order (offset = bytes so far), then manifest after the
+ * zero-length DNLOAD. Upload: upload_begin, then upload_block, which
+ * copies up to ${len} bytes at ${offset} and sets *got (short = end).
+ */
+struct emu_alt_ops {
+	int (*dnload_begin)(struct emu_alt *alt);
+	int (*dnload_block)(struct emu_alt *alt, size_t offset,
+	    const uint8_t *data, size_t len);
+	int (*manifest)(struct emu_alt *alt);
+	int (*upload_begin)(struct emu_alt *alt);
+	int (*upload_block)(struct emu_alt *alt, size_t offset, uint8_t *buf,
+	    size_t len, size_t *got);
+	void (*abort)(struct emu_alt *alt);  /* drop a transfer in progress */
+};
+
+struct emu_alt {
+	const char *name;
+	const struct emu_alt_ops *ops;
+	char file[PATH_MAX];     /* its virtual flash under the state folder */
+	uint8_t *buf;            /* download staging / upload snapshot */
+	size_t len, cap;
+};
+
+struct emu_device {
+	int index;                    /* 1-based; port 1-<index> */
+	char serial[EMU_SERIAL_MAX];  /* the hardware id */
+	char dir[PATH_MAX];           /* state folder of this device */
+	char sysname[16];             /* "1-3" */
+	char syspath[64];             /* "/sys/devices/usb1/1-3" */
+	char devnode[32];             /* "/dev/bus/usb/001/004" */
+	int devnum;
+	enum { DEV_ABSENT, DEV_PRESENT, DEV_GONE } presence;
+	bool vanish_pending;          /* handler asks main to unplug it */
+	long long arrived_ms;
+	void *handler;                /* UMockdevIoctlBase */
+	void *done;                   /* GQueue of completed URBs to reap */
+
+	/* DFU */
+	int alt;
+	struct emu_alt alts[EMU_ALTS];
+	uint8_t state, status;
+	uint8_t pending_status;       /* result of the last block/manifest */
+	uint32_t poll_ms;             /* bwPollTimeout of the last GETSTATUS */
+	long long busy_until;         /* end of dfuDNBUSY / dfuMANIFEST */
+	bool busy_pending;            /* next GETSTATUS reports busy */
+	bool block_seen;
+	uint16_t next_block;
+	size_t offset;                /* bytes downloaded/uploaded so far */
+
+	/* faults */
+	size_t vanish_at, error_at;   /* byte offsets; SIZE_MAX = off */
+	uint32_t slow_ms;             /* bwPollTimeout per block; 0 = fast */
+	bool wait_reset;              /* not manifestation tolerant */
+	uint32_t manifest_ms;         /* its dfuMANIFEST time */
+	long long leave_after_ms;     /* -1 = stays */
+	unsigned long transfers;      /* control transfers served */
+};
+
+extern pthread_mutex_t emu_lock;
+extern int emu_verbose;
+
+long long emu_now_ms(void);
+void emu_log(const struct emu_device *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* emu_alt.c */
+int emu_alts_init(struct emu_device *d);
+void emu_alts_free(struct emu_device *d);
+
+/* emu_dfu.c: a DFU class request; returns 0 (reply in data, its length in *len),
+ * -EPIPE (stall) or -ENODEV (the device has vanished). */
+void emu_dfu_reset(struct emu_device *d);
+int emu_dfu_request(struct emu_device *d, const uint8_t setup[static 8],
+    uint8_t *data, size_t *len);
+void emu_dfu_set_alt(struct emu_device *d, int alt);
+
+/* emu_usb.c */
+int emu_usb_request(struct emu_device *d, const uint8_t setup[static 8],
+    uint8_t *data, size_t *len);
+char *emu_usb_sysfs_record(const struct emu_device *d);
+void *emu_usb_handler_new(struct emu_device *d);
+/* emu_usb_drop_done(d, client): drop the unreaped URBs of ${client}
+ * (NULL: of every client). Call with emu_lock held. */
+void emu_usb_drop_done(struct emu_device *d, void *client);
+
+/* emu_state.c */
+int emu_state_device(struct emu_device *d, const char *state_dir);
+
+#endif

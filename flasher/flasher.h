@@ -1,0 +1,196 @@
+/*
+ * flasher.h: the USB DFU 1.1 host of the station, on libusb-1.0.
+ *
+ * It finds DFU interfaces (class 0xFE, subclass 1) on any device, reads
+ * their alt settings by name (the interface strings), and moves files in
+ * and out of them: DNLOAD in wTransferSize blocks with GETSTATUS polling
+ * that honours bwPollTimeout and dfuDNBUSY, the zero-length DNLOAD and
+ * manifestation, UPLOAD until a short block, recovery from dfuERROR
+ * (CLRSTATUS) and from a half-done transfer (ABORT). A device is named in
+ * every error by its port path and serial (the hardware id).
+ *
+ * Use:
+ *   flasher_open()            one per process (a libusb context)
+ *   flasher_list()            a snapshot of attached DFU devices, as plain
+ *                             data (call it again to see arrivals and
+ *                             departures: periodic enumeration)
+ *   flasher_select()          pick one by serial or port path
+ *   flasher_session_open()    open and claim one device, only while it is
+ *                             worked on (an open handle costs CPU in
+ *                             libusb's event handling)
+ *   flasher_download()/flasher_upload()   whole files to/from an alt
+ *   flasher_session_close()
+ *
+ * Concurrency: sessions are independent; one thread per device may run
+ * its own session at the same time as others on one shared struct
+ * flasher (libusb contexts are thread-safe). A session must not be used
+ * by two threads at once. Errors go to the caller's buffer ${err}
+ * (FLASHER_ERR_MAX bytes), never to stderr: the caller reports them once.
+ *
+ * The parsers (flasher_parse_*) need no device and are fuzzed.
+ */
+#ifndef FLASHER_H
+#define FLASHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLASHER_ERR_MAX   384
+#define FLASHER_STR_MAX   128   /* serial and alt names, ASCII, NUL included */
+#define FLASHER_PATH_MAX  32    /* port path "1-2.3" */
+#define FLASHER_ALTS_MAX  32
+#define FLASHER_TIMEOUT_MS 5000 /* one control transfer */
+#define FLASHER_BUSY_MAX_MS 60000 /* longest a device may stay busy per step */
+
+/* DFU functional descriptor bmAttributes (DFU 1.1, 4.1.3). */
+#define FLASHER_CAN_DNLOAD       0x01
+#define FLASHER_CAN_UPLOAD       0x02
+#define FLASHER_MANIFEST_TOLERANT 0x04
+#define FLASHER_WILL_DETACH      0x08
+
+/* DFU states (DFU 1.1, 6.1.2). */
+enum flasher_state {
+	FLASHER_APP_IDLE, FLASHER_APP_DETACH, FLASHER_DFU_IDLE,
+	FLASHER_DNLOAD_SYNC, FLASHER_DNBUSY, FLASHER_DNLOAD_IDLE,
+	FLASHER_MANIFEST_SYNC, FLASHER_MANIFEST, FLASHER_MANIFEST_WAIT_RESET,
+	FLASHER_UPLOAD_IDLE, FLASHER_DFU_ERROR,
+};
+
+/* The DFU functional descriptor. */
+struct flasher_func {
+	uint8_t attributes;           /* FLASHER_CAN_DNLOAD | ... */
+	uint16_t detach_timeout_ms;
+	uint16_t transfer_size;       /* wTransferSize, >= 1 */
+	uint16_t dfu_version;         /* bcdDFUVersion; 0x0100 if absent */
+};
+
+/* A GETSTATUS reply. */
+struct flasher_status {
+	uint8_t status;               /* bStatus: 0 OK, 3 errWRITE, ... */
+	uint32_t poll_timeout_ms;     /* bwPollTimeout */
+	uint8_t state;                /* bState: enum flasher_state */
+	uint8_t string_index;
+};
+
+/* The DFU interface of a configuration descriptor. */
+struct flasher_dfu_if {
+	uint8_t interface;            /* bInterfaceNumber */
+	uint8_t protocol;             /* 1 runtime, 2 DFU mode */
+	struct flasher_func func;
+	size_t nalts;
+	struct { uint8_t setting, string_index; } alts[FLASHER_ALTS_MAX];
+};
+
+/* One attached DFU device, as listed. Plain data: copy it freely. */
+struct flasher_device {
+	char path[FLASHER_PATH_MAX];  /* port path, as dfu-util prints it */
+	uint8_t bus, address;
+	uint16_t vid, pid;
+	char serial[FLASHER_STR_MAX]; /* USB serial = hardware id; "" if none */
+	struct flasher_dfu_if dfu;
+	char alt_names[FLASHER_ALTS_MAX][FLASHER_STR_MAX]; /* by dfu.alts[i] */
+};
+
+struct flasher;
+struct flasher_session;
+
+/* flasher_progress_fn(arg, done, total): ${done} of ${total} bytes moved
+ * (total 0 when unknown, for uploads). */
+typedef void flasher_progress_fn(void *arg, size_t done, size_t total);
+
+/*
+ * flasher_parse_func(buf, len, func): parse one DFU functional descriptor
+ * of exactly ${len} bytes (9, or 7 for DFU 1.0 without bcdDFUVersion).
+ * Returns 0, or -1 if malformed.
+ */
+int flasher_parse_func(const uint8_t *buf, size_t len, struct flasher_func *func);
+
+/*
+ * flasher_parse_config(buf, len, dfu, err): walk the configuration
+ * descriptor ${buf} (exactly wTotalLength = ${len} bytes) and fill ${dfu}
+ * with its first DFU interface (alt settings, functional descriptor).
+ * Returns 0, 1 if it has no DFU interface, -1 if malformed (${err} says why).
+ */
+int flasher_parse_config(const uint8_t *buf, size_t len,
+    struct flasher_dfu_if *dfu, char err[static FLASHER_ERR_MAX]);
+
+/* flasher_parse_status(buf, len, st): a GETSTATUS reply of exactly 6
+ * bytes. Returns 0, or -1. */
+int flasher_parse_status(const uint8_t *buf, size_t len, struct flasher_status *st);
+
+/* flasher_state_name(state), flasher_status_name(status): "dfuIDLE",
+ * "errWRITE (device is unable to write memory)", ...; never NULL. */
+const char *flasher_state_name(unsigned state);
+const char *flasher_status_name(unsigned status);
+
+/* flasher_open(fl, err): a new host context in *${fl}. Returns 0 or -1. */
+int flasher_open(struct flasher **fl, char err[static FLASHER_ERR_MAX]);
+/* flasher_close(fl): free ${fl} (NULL: nothing). */
+void flasher_close(struct flasher *fl);
+
+/*
+ * flasher_list(fl, known, nknown, devs, n, err): every attached device
+ * with a DFU interface, sorted by port path, into a new array *${devs} of
+ * *${n} (free with flasher_list_free). Devices already in ${known} (same
+ * bus, address and port path: the same attachment) are copied from it
+ * without opening them again, so a loop polling for arrivals leaves
+ * devices under work alone; ${known} may be NULL. A device that cannot be
+ * read (busy, permissions, malformed descriptors) is left out. Returns 0
+ * or -1.
+ */
+int flasher_list(struct flasher *fl, const struct flasher_device *known,
+    size_t nknown, struct flasher_device **devs, size_t *n,
+    char err[static FLASHER_ERR_MAX]);
+void flasher_list_free(struct flasher_device *devs);
+
+/*
+ * flasher_select(devs, n, serial, path, index, err): the one device of
+ * ${devs} whose serial is ${serial} and/or port path is ${path} (NULL:
+ * any), into *${index}. Returns 0; -1 if none matches; -2 if several do
+ * (${err} says how to choose).
+ */
+int flasher_select(const struct flasher_device *devs, size_t n,
+    const char *serial, const char *path, size_t *index,
+    char err[static FLASHER_ERR_MAX]);
+
+/* flasher_alt_index(dev, name): the alt setting named ${name}, or -1. */
+int flasher_alt_index(const struct flasher_device *dev, const char *name);
+
+/*
+ * flasher_session_open(fl, dev, s, err): open and claim the DFU interface
+ * of ${dev} (as listed; it must still be attached at the same address).
+ * Returns 0 or -1.
+ */
+int flasher_session_open(struct flasher *fl, const struct flasher_device *dev,
+    struct flasher_session **s, char err[static FLASHER_ERR_MAX]);
+/* flasher_session_close(s): release and close (NULL: nothing). */
+void flasher_session_close(struct flasher_session *s);
+
+/* flasher_getstatus(s, st, err): one DFU_GETSTATUS. Returns 0 or -1. */
+int flasher_getstatus(struct flasher_session *s, struct flasher_status *st,
+    char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_download(s, alt, data, len, progress, arg, err): download the
+ * ${len} bytes (>= 1) of ${data} to alt ${alt} and wait for manifestation;
+ * brings the device to dfuIDLE first (CLRSTATUS/ABORT). Returns 0 only
+ * once the device reported dfuIDLE after manifestation; -1 otherwise, the
+ * device cleared back to dfuIDLE when still possible.
+ */
+int flasher_download(struct flasher_session *s, const char *alt,
+    const uint8_t *data, size_t len, flasher_progress_fn *progress,
+    void *arg, char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_upload(s, alt, max, data, len, progress, arg, err): upload alt
+ * ${alt} until a short block into a new buffer *${data} of *${len} bytes
+ * (free()); refuses more than ${max} bytes. Returns 0 or -1.
+ */
+int flasher_upload(struct flasher_session *s, const char *alt, size_t max,
+    uint8_t **data, size_t *len, flasher_progress_fn *progress, void *arg,
+    char err[static FLASHER_ERR_MAX]);
+
+/* flasher_session_transfers(s): control transfers issued so far (bench). */
+unsigned long flasher_session_transfers(const struct flasher_session *s);
+
+#endif

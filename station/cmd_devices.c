@@ -1,0 +1,146 @@
+/*
+ * cmd_devices.c: `station devices`, list the attached USB DFU devices
+ * (any DFU 1.x device, not only stamp devices), one line each: port path,
+ * VID:PID, serial (the hardware id) and the alt settings by name. With
+ * --watch it then reports arrivals ("+") and departures ("-") as they
+ * happen, by listing again every 100 ms.
+ *
+ * It needs no station.conf: --home is accepted and not read.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "flasher/flasher.h"
+#include "station/station.h"
+
+STATION_VERB(devices, "List attached USB DFU devices (port, VID:PID, serial, alts)");
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "Usage: station devices [--home DIR] [--watch SECONDS]\n"
+	    "\nLists the attached USB DFU devices: port path, VID:PID, serial "
+	    "(hardware id),\nDFU version, transfer size and alt settings by name. "
+	    "Choose one for\n'station flash' or 'station read' with --device "
+	    "SERIAL or --path PORT.\n"
+	    "  --watch SECONDS  then print '+' / '-' lines as devices arrive and "
+	    "leave,\n                   for SECONDS (0: until interrupted)\n"
+	    "  --home DIR       accepted; this verb needs no station.conf\n"
+	    "Exit codes: 0 listed (also when none is attached), 1 USB failure, "
+	    "2 usage.\n");
+}
+
+static void
+print_device(const char *prefix, const struct flasher_device *d)
+{
+	printf("%s%-8s %04x:%04x  %-16s DFU %x.%x %s xfer %-5u alts:", prefix,
+	    d->path, d->vid, d->pid, d->serial[0] ? d->serial : "-",
+	    d->dfu.func.dfu_version >> 8, (d->dfu.func.dfu_version >> 4) & 0xf,
+	    d->dfu.protocol == 2 ? "dfu-mode" : "run-time",
+	    d->dfu.func.transfer_size);
+	for (size_t i = 0; i < d->dfu.nalts; i++)
+		printf(" %s", d->alt_names[i][0] ? d->alt_names[i] : "?");
+	printf("\n");
+}
+
+static bool
+present(const struct flasher_device *d, const struct flasher_device *list,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].bus == d->bus && list[i].address == d->address &&
+		    strcmp(list[i].path, d->path) == 0 &&
+		    strcmp(list[i].serial, d->serial) == 0)
+			return true;
+	return false;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+devices_main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct flasher *fl = NULL;
+	struct flasher_device *devs = NULL, *next = NULL;
+	char err[FLASHER_ERR_MAX], *end;
+	long watch = -1;
+	size_t n = 0, m = 0;
+	int c, ret = EXIT_FAILED;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'H':
+			break;
+		case 'w':
+			watch = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || watch < 0 || watch > 86400) {
+				station_err("devices: --watch: expected seconds from 0 "
+				    "to 86400, got '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		station_err("devices: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (flasher_open(&fl, err) != 0 || flasher_list(fl, NULL, 0, &devs, &n, err) != 0) {
+		station_err("devices: %s", err);
+		goto out;
+	}
+	if (n == 0)
+		printf("no DFU devices attached\n");
+	for (size_t i = 0; i < n; i++)
+		print_device("", &devs[i]);
+	fflush(stdout);
+	if (watch >= 0) {
+		long long until = now_ms() + watch * 1000;
+		struct timespec pause = { 0, 100 * 1000 * 1000 };
+		while (watch == 0 || now_ms() < until) {
+			nanosleep(&pause, NULL);
+			if (flasher_list(fl, devs, n, &next, &m, err) != 0) {
+				station_err("devices: %s", err);
+				goto out;
+			}
+			for (size_t i = 0; i < m; i++)
+				if (!present(&next[i], devs, n))
+					print_device("+ ", &next[i]);
+			for (size_t i = 0; i < n; i++)
+				if (!present(&devs[i], next, m))
+					print_device("- ", &devs[i]);
+			fflush(stdout);
+			flasher_list_free(devs);
+			devs = next;
+			n = m;
+			next = NULL;
+		}
+	}
+	ret = EXIT_OK;
+out:
+	flasher_list_free(devs);
+	flasher_close(fl);
+	return ret;
+}

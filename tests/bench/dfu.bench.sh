@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# dfu.bench.sh: DFU throughput against stampdev-emu, each figure next to
+# its baseline from the same emulator run:
+#  - download + upload of 4 KiB through our host in-process on an open
+#    device, and the same with open/claim/close per device, next to the
+#    emulator's own limit, bare GETSTATUS round trips per second, scaled
+#    to the number of control transfers one cycle needs (target: >= 80%);
+#  - `station flash` + `station read` per device (two processes) next to
+#    `dfu-util -D` + `dfu-util -U` per device (two processes).
+# Host and emulator share the machine's cores; while a handle is open,
+# libusb's event thread spins against the always-ready fake node.
+set -eu
+BUILD=${BUILD:-build}
+EMU="$BUILD/stampdev-emu"
+BENCH="$BUILD/bench/dfu_bench"
+[ -x "$BENCH" ] || make -s "$BENCH" >&2
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+head -c 4096 /dev/urandom > "$T/img.bin"
+N_RTT=4000 N_CYCLE=400 N_PROC=40
+
+read -r rtt _ xfer per cycle _ < <(timeout 300 "$EMU" --state "$T/st" -- sh -c \
+    "'$BENCH' rtt $N_RTT | tr '\n' ' '; '$BENCH' xfer $N_CYCLE | tr '\n' ' '; '$BENCH' cycle $N_CYCLE")
+allowed=$(( rtt / per ))
+echo "| DFU download + upload of 4 KiB through flasher on an open device (+ compare), per second | $xfer ($per control transfers each) | bare GETSTATUS round trips: $rtt/s, so $allowed/s for $per transfers | $(( xfer * 100 / allowed ))% (target >= 80%) |"
+echo "| the same with open + claim + close per device, devices/s | $cycle | $allowed/s (round-trip limit for $per transfers) | $(( cycle * 100 / allowed ))% |"
+
+pairs() {  # pairs FLASH_CMD READ_CMD: devices/s over N_PROC pairs, in one emulator run
+	timeout 300 "$EMU" --state "$T/st" -- bash -c '
+		t0=$(date +%s%N)
+		for i in $(seq '"$N_PROC"'); do
+			rm -f "'"$T"'/back.bin"
+			'"$1"' >/dev/null 2>&1 || exit 1
+			'"$2"' >/dev/null 2>&1 || exit 1
+		done
+		t1=$(date +%s%N)
+		cmp -s "'"$T"'/img.bin" "'"$T"'/back.bin" || exit 1
+		echo $(( '"$N_PROC"' * 1000000000 / (t1 - t0) ))'
+}
+ours=$(pairs "'$STATION' flash --alt stamp '$T/img.bin'" "'$STATION' read --alt stamp -o '$T/back.bin'")
+theirs=$(pairs "dfu-util -a stamp -D '$T/img.bin'" "dfu-util -a stamp -U '$T/back.bin'")
+echo "| \`station flash\` + \`station read\` of 4 KiB (two processes per device), devices/s | $ours | \`dfu-util -D\` + \`-U\` (two processes per device): $theirs devices/s | $(( ours * 100 / theirs ))% |"

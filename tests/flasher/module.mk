@@ -1,0 +1,17 @@
+# Unit tests of flasher/: the parsers and selection (no device), and the
+# host against stampdev-emu (test_dfu_emu re-runs itself under the
+# emulator: state-table enforcement, faults, concurrent sessions).
+UNIT_TESTS += $(BUILD)/tests/flasher/test_dfu_parse
+$(BUILD)/tests/flasher/test_dfu_parse: $(BUILD)/obj/flasher/dfu_parse.o \
+    $(BUILD)/obj/flasher/dfu_list.o $(BUILD)/obj/flasher/dfu_xfer.o
+UNIT_TESTS += $(BUILD)/tests/flasher/test_dfu_emu
+$(BUILD)/tests/flasher/test_dfu_emu: $(BUILD)/obj/flasher/dfu_parse.o \
+    $(BUILD)/obj/flasher/dfu_list.o $(BUILD)/obj/flasher/dfu_xfer.o
+
+# The DFU benchmark helper (tests/bench/dfu.bench.sh); not a test.
+DFU_BENCH := $(BUILD)/bench/dfu_bench
+$(DFU_BENCH): $(BUILD)/obj/tests/bench/dfu_bench.o $(BUILD)/obj/flasher/dfu_parse.o \
+    $(BUILD)/obj/flasher/dfu_list.o $(BUILD)/obj/flasher/dfu_xfer.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+bench: $(DFU_BENCH)
