@@ -251,6 +251,101 @@ make_ext(int nid, const char *value, X509 *issuer, X509 *subject)
 	return X509V3_EXT_conf_nid(NULL, &v3, nid, value);
 }
 
+/* ext_der(nid, value, issuer, buf, cap, len): append one extension's DER. */
+static int
+ext_der(int nid, const char *value, X509 *issuer, uint8_t *buf, size_t cap,
+    size_t *len)
+{
+	X509_EXTENSION *e = make_ext(nid, value, issuer, NULL);
+	unsigned char *p = buf + *len;
+	int n;
+
+	if (e == NULL)
+		return -1;
+	n = i2d_X509_EXTENSION(e, NULL);
+	if (n <= 0 || (size_t)n > cap - *len) {
+		X509_EXTENSION_free(e);
+		return -1;
+	}
+	i2d_X509_EXTENSION(e, &p);
+	X509_EXTENSION_free(e);
+	*len += (size_t)n;
+	return 0;
+}
+
+/*
+ * encode_profile(ca, err): the DER pieces every device certificate of
+ * this sub-CA shares (struct hsm_ca).
+ */
+static int
+encode_profile(struct hsm_ca *ca, char err[static HSM_ERR_MAX])
+{
+	static const uint8_t sha256[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+	    0x48, 0xce, 0x3d, 0x04, 0x03, 0x02 };
+	static const uint8_t sha384[] = { 0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+	    0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 };
+	static const uint8_t o_oid[] = { 0x06, 0x03, 0x55, 0x04, 0x0a };
+	ASN1_OBJECT *hw = NULL;
+	unsigned char *p;
+	size_t olen = strlen(ca->organization);
+	int n;
+
+	memcpy(ca->sigalg, ca->md == EVP_sha384() ? sha384 : sha256,
+	    sizeof(sha256));
+	ca->sigalg_len = sizeof(sha256);
+	n = i2d_X509_NAME(X509_get_subject_name(ca->cert), NULL);
+	if (n <= 0 || (size_t)n > sizeof(ca->issuer))
+		goto ossl;
+	p = ca->issuer;
+	ca->issuer_len = (size_t)i2d_X509_NAME(X509_get_subject_name(ca->cert),
+	    &p);
+	/* SET { SEQ { OID O, UTF8String org } }; org <= 64: short lengths */
+	ca->subject_o[0] = 0x31;
+	ca->subject_o[1] = (uint8_t)(2 + sizeof(o_oid) + 2 + olen);
+	ca->subject_o[2] = 0x30;
+	ca->subject_o[3] = (uint8_t)(sizeof(o_oid) + 2 + olen);
+	memcpy(ca->subject_o + 4, o_oid, sizeof(o_oid));
+	ca->subject_o[4 + sizeof(o_oid)] = 0x0c;
+	ca->subject_o[5 + sizeof(o_oid)] = (uint8_t)olen;
+	memcpy(ca->subject_o + 6 + sizeof(o_oid), ca->organization, olen);
+	ca->subject_o_len = 6 + sizeof(o_oid) + olen;
+	if (ca->profile.validity_days == 0) {
+		memcpy(ca->not_after, "\x18\x0f" "99991231235959Z", 17);
+		ca->not_after_len = 17;
+	}
+	if (ext_der(NID_basic_constraints, "critical,CA:FALSE", NULL, ca->ext_ec,
+	    sizeof(ca->ext_ec), &ca->ext_ec_len) != 0 ||
+	    ext_der(NID_key_usage, "critical,digitalSignature,keyAgreement",
+	    NULL, ca->ext_ec, sizeof(ca->ext_ec), &ca->ext_ec_len) != 0 ||
+	    ext_der(NID_ext_key_usage, "clientAuth", NULL, ca->ext_ec,
+	    sizeof(ca->ext_ec), &ca->ext_ec_len) != 0 ||
+	    ext_der(NID_basic_constraints, "critical,CA:FALSE", NULL, ca->ext_ed,
+	    sizeof(ca->ext_ed), &ca->ext_ed_len) != 0 ||
+	    ext_der(NID_key_usage, "critical,digitalSignature", NULL, ca->ext_ed,
+	    sizeof(ca->ext_ed), &ca->ext_ed_len) != 0 ||
+	    ext_der(NID_ext_key_usage, "clientAuth", NULL, ca->ext_ed,
+	    sizeof(ca->ext_ed), &ca->ext_ed_len) != 0 ||
+	    ext_der(NID_authority_key_identifier, "keyid:always", ca->cert,
+	    ca->aki, sizeof(ca->aki), &ca->aki_len) != 0)
+		goto ossl;
+	if ((hw = OBJ_txt2obj(ca->hardware_type, 1)) == NULL ||
+	    (n = i2d_ASN1_OBJECT(hw, NULL)) <= 0 ||
+	    (size_t)n > sizeof(ca->hw_type) || n > 127) {
+		ERR_clear_error();
+		ASN1_OBJECT_free(hw);
+		hsm_fmt(err, "device profile: hardware type '%s' is not a "
+		    "dotted OID (of at most 125 bytes)", ca->hardware_type);
+		return -1;
+	}
+	p = ca->hw_type;
+	ca->hw_type_len = (size_t)i2d_ASN1_OBJECT(hw, &p);
+	ASN1_OBJECT_free(hw);
+	return 0;
+ossl:
+	hsm_ossl(err, "cannot prepare the device certificate profile");
+	return -1;
+}
+
 int
 hsm_ca_open(struct hsm_ca **out, struct hsm *h, const char *key_uri,
     const char *cert_file, const char *root_file,
@@ -286,42 +381,10 @@ hsm_ca_open(struct hsm_ca **out, struct hsm *h, const char *key_uri,
 	    err) != 0)
 		goto fail;
 	ca->md = hsm_md_for(X509_get0_pubkey(ca->cert));
-	if ((ca->hw_type = OBJ_txt2obj(profile->hardware_type, 1)) == NULL) {
-		ERR_clear_error();
-		hsm_fmt(err, "device profile: hardware type '%s' is not a "
-		    "dotted OID", profile->hardware_type);
+	if (encode_profile(ca, err) != 0)
 		goto fail;
-	}
-	/* id-on-hardwareModuleName (RFC 4108); OpenSSL 3.0 has no NID. */
-	if ((ca->on_hmn = OBJ_txt2obj("1.3.6.1.5.5.7.8.4", 1)) == NULL)
-		goto ossl;
-	if (profile->validity_days == 0) {
-		if ((ca->not_after = ASN1_TIME_new()) == NULL ||
-		    ASN1_TIME_set_string_X509(ca->not_after,
-		    "99991231235959Z") != 1)
-			goto ossl;
-	}
-	ca->bc = make_ext(NID_basic_constraints, "critical,CA:FALSE", NULL,
-	    NULL);
-	ca->ku_ec = make_ext(NID_key_usage, "critical,digitalSignature,"
-	    "keyAgreement", NULL, NULL);
-	ca->ku_ed = make_ext(NID_key_usage, "critical,digitalSignature", NULL,
-	    NULL);
-	ca->eku = make_ext(NID_ext_key_usage, "clientAuth", NULL, NULL);
-	ca->aki = make_ext(NID_authority_key_identifier, "keyid:always",
-	    ca->cert, NULL);
-	if (ca->bc == NULL || ca->ku_ec == NULL || ca->ku_ed == NULL ||
-	    ca->eku == NULL || ca->aki == NULL)
-		goto ossl;
-	if ((ca->subject_base = X509_NAME_new()) == NULL ||
-	    X509_NAME_add_entry_by_NID(ca->subject_base, NID_organizationName,
-	    MBSTRING_UTF8, (const unsigned char *)ca->organization, -1, -1,
-	    0) != 1)
-		goto ossl;
 	*out = ca;
 	return 0;
-ossl:
-	hsm_ossl(err, "cannot prepare the device certificate profile");
 fail:
 	hsm_ca_free(ca);
 	return -1;
@@ -334,15 +397,6 @@ hsm_ca_free(struct hsm_ca *ca)
 		return;
 	X509_free(ca->cert);
 	X509_free(ca->root);
-	ASN1_TIME_free(ca->not_after);
-	X509_EXTENSION_free(ca->bc);
-	X509_EXTENSION_free(ca->ku_ec);
-	X509_EXTENSION_free(ca->ku_ed);
-	X509_EXTENSION_free(ca->eku);
-	X509_EXTENSION_free(ca->aki);
-	ASN1_OBJECT_free(ca->hw_type);
-	ASN1_OBJECT_free(ca->on_hmn);
-	X509_NAME_free(ca->subject_base);
 	free(ca);
 }
 

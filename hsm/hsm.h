@@ -38,6 +38,7 @@
 #define HSM_HWID_MAX 64         /* a device hardware id (bytes) */
 #define HSM_CSR_MAX 4096        /* bytes of a DER CSR; longer is refused */
 #define HSM_SIG_MAX 112         /* a DER ECDSA P-384 signature fits */
+#define HSM_CERT_MAX 2048       /* a DER device certificate fits */
 
 /*
  * The CSR nonce extension: an extension inside the CSR's extensionRequest
@@ -176,8 +177,8 @@ void hsm_ca_free(struct hsm_ca *ca);
 /* hsm_ca_cert(ca): the sub-CA certificate (borrowed). */
 X509 *hsm_ca_cert(const struct hsm_ca *ca);
 
-/* One device: its serial (printable, 1..HSM_SERIAL_MAX of A-Z a-z 0-9 -
- * . _) and hardware id (1..HSM_HWID_MAX bytes; used only for the
+/* One device: its serial (1..HSM_SERIAL_MAX of A-Z a-z 0-9 - . : it is
+ * also the subject's serialNumber, a PrintableString) and hardware id (1..HSM_HWID_MAX bytes; used only for the
  * HardwareModuleName). */
 struct hsm_device {
 	const char *serial;
@@ -199,21 +200,33 @@ int hsm_csr_check(const uint8_t *csr, size_t len,
     X509_PUBKEY **out, char err[static HSM_ERR_MAX]);
 
 /*
- * hsm_issue_csr(ca, csr, len, nonce, dev, out, err): hsm_csr_check with
- * the profile's key types, then hsm_issue_pubkey. 0 and ${*out}, or -1.
+ * hsm_issue_csr(ca, csr, len, nonce, dev, out, cap, out_len, err):
+ * hsm_csr_check with the profile's key types, then hsm_issue_der: the
+ * certificate as DER in ${out}. 0, or -1 naming the reason.
  */
 int hsm_issue_csr(struct hsm_ca *ca, const uint8_t *csr, size_t len,
     const uint8_t nonce[static HSM_NONCE_LEN], const struct hsm_device *dev,
-    X509 **out, char err[static HSM_ERR_MAX]);
+    uint8_t *out, size_t cap, size_t *out_len, char err[static HSM_ERR_MAX]);
 
 /*
  * hsm_issue_pubkey(ca, pub, dev, out, err): the device certificate for
  * ${pub} (one of the profile's key types) and ${dev}, signed in the HSM,
  * with a positive serial of 128 bits from the token's RNG. 0 and ${*out}
- * (caller frees), or -1.
+ * (caller frees), or -1. Decoding the result into an X509 costs about
+ * twice the signature (OpenSSL 3 decodes the key): prefer hsm_issue_der
+ * where DER is what is stored anyway.
  */
 int hsm_issue_pubkey(struct hsm_ca *ca, const X509_PUBKEY *pub,
     const struct hsm_device *dev, X509 **out, char err[static HSM_ERR_MAX]);
+
+/*
+ * hsm_issue_der(ca, pub, dev, out, cap, len, err): as hsm_issue_pubkey,
+ * the certificate as DER in ${out} (${cap} bytes; HSM_CERT_MAX is enough)
+ * and its length in ${*len}. The fastest path (no X509 object).
+ */
+int hsm_issue_der(struct hsm_ca *ca, const X509_PUBKEY *pub,
+    const struct hsm_device *dev, uint8_t *out, size_t cap, size_t *len,
+    char err[static HSM_ERR_MAX]);
 
 /* hsm_issue_key(...): hsm_issue_pubkey for an EVP_PKEY (public half). */
 int hsm_issue_key(struct hsm_ca *ca, EVP_PKEY *pub,

@@ -58,25 +58,37 @@ struct hsm *hsm_key_hsm(const struct hsm_key *k);
 void hsm_set_error(struct hsm *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The sub-CA (ca.c); device.c and crl.c use it. */
+/*
+ * The sub-CA (ca.c); device.c and crl.c use it. Everything a device
+ * certificate shares is DER-encoded once, here, when the sub-CA is opened:
+ * device.c then writes each certificate by concatenation.
+ */
 struct hsm_ca {
 	struct hsm *h;
 	struct hsm_key *key;
 	const EVP_MD *md;            /* SHA-256 for P-256, SHA-384 for P-384 */
 	X509 *cert;
 	X509 *root;
-	ASN1_TIME *not_after;        /* fixed notAfter, or NULL: validity_days */
-	X509_EXTENSION *bc;          /* CA:FALSE, critical */
-	X509_EXTENSION *ku_ec;       /* digitalSignature, keyAgreement */
-	X509_EXTENSION *ku_ed;       /* digitalSignature */
-	X509_EXTENSION *eku;         /* clientAuth */
-	X509_EXTENSION *aki;         /* keyid of the sub-CA */
-	ASN1_OBJECT *hw_type;        /* hwType of the HardwareModuleName */
-	ASN1_OBJECT *on_hmn;         /* id-on-hardwareModuleName */
-	X509_NAME *subject_base;     /* O = organization */
 	struct hsm_profile profile;  /* its strings point into the next two */
 	char organization[65];
 	char hardware_type[128];
+	/* Pre-encoded DER pieces of the device certificate. */
+	uint8_t sigalg[16];          /* AlgorithmIdentifier ecdsa-with-SHAx */
+	size_t sigalg_len;
+	uint8_t issuer[1024];        /* the sub-CA's subject Name */
+	size_t issuer_len;
+	uint8_t subject_o[128];      /* SET { SEQ { O, UTF8String } } */
+	size_t subject_o_len;
+	uint8_t not_after[20];       /* the fixed notAfter Time, or empty */
+	size_t not_after_len;
+	uint8_t ext_ec[96];          /* basicConstraints, keyUsage (EC), EKU */
+	size_t ext_ec_len;
+	uint8_t ext_ed[96];          /* the same, keyUsage for Ed25519 */
+	size_t ext_ed_len;
+	uint8_t aki[64];             /* authorityKeyIdentifier extension */
+	size_t aki_len;
+	uint8_t hw_type[130];        /* OID TLV of the hwType */
+	size_t hw_type_len;
 };
 
 /* hsm_read_cert(file, what, err): a PEM certificate; ${what} names it in
