@@ -283,8 +283,7 @@ do_install(const struct pki_opts *o)
 	 * old certificate stays for verifying older devices. */
 	if (access(cfg.pki_subca_cert, F_OK) != 0)
 		snprintf(dest, sizeof(dest), "%s", cfg.pki_subca_cert);
-	else if (station_path(cfg.home, "pki/subca-", dest, sizeof(dest) - 70)
-	    != 0)
+	else if (station_path(cfg.home, "pki/", dest, sizeof(dest) - 70) != 0)
 		goto cleanup;
 	else
 		snprintf(dest + strlen(dest), 70, "%s.pem", hsm_key_label(key));
