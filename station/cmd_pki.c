@@ -188,6 +188,13 @@ do_csr(const struct pki_opts *o)
 		station_err("pki csr: --label LABEL and -o FILE are required");
 		return EXIT_USAGE;
 	}
+	if (strlen(o->label) > 32 || strlen(o->label) == 0 ||
+	    strspn(o->label, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != strlen(o->label) || o->label[0] == '.') {
+		station_err("pki csr: --label: expected 1 to 32 of A-Z a-z 0-9 . "
+		    "_ - (not starting with .), got '%s'", o->label);
+		return EXIT_USAGE;
+	}
 	if (o->curve != NULL && strcmp(o->curve, "p384") == 0)
 		type = HSM_KEY_P384;
 	else if (o->curve != NULL && strcmp(o->curve, "p256") != 0) {

@@ -208,6 +208,20 @@ A=$(alt badroot "s#^root_cert = .*#root_cert = $H/pki/order.pem#")
 run "$STATION" pki check --home "$A"
 contains "$ERR" "station: pki check: sub-CA: $H/pki/subca.pem does not verify to the root $H/pki/order.pem: unable to get local issuer certificate" "wrong root message"
 
+# --- the configuration keys of the PKI and the device profile --------------
+A=$(alt badtypes 's/^key_types = .*/key_types = p256, rsa/')
+run "$STATION" config --home "$A" --quiet
+err_is "station: $A/station.conf:27: [device] key_types: expected a comma list of p256, p384, ed25519, got 'p256, rsa'" "bad key_types message"
+A=$(alt badoid '$a hardware_type = 1.3..6')
+run "$STATION" config --home "$A" --quiet
+err_is "station: $A/station.conf:29: [device] hardware_type: expected a dotted OID such as 1.3.6.1.4.1.99999.1, got '1.3..6'" "bad hardware_type message"
+A=$(alt bakuri 's#^subca_key = .*#subca_key = object=subca#')
+run "$STATION" config --home "$A" --quiet
+err_is "station: $A/station.conf:15: [pki] subca_key: expected a PKCS#11 URI starting with 'pkcs11:', got 'object=subca'" "bad key URI message"
+run "$STATION" pki csr --home "$H" --label ../x -o "$TMP/x.csr"
+is "$RC" 2 "bad ceremony label exits 2"
+err_is "station: pki csr: --label: expected 1 to 32 of A-Z a-z 0-9 . _ - (not starting with .), got '../x'" "bad ceremony label message"
+
 # --- key ceremony: a new sub-CA key in the token, signed by the openssl CLI ----
 mkdir -p "$TMP/rootca"; : > "$TMP/rootca/index.txt"
 cat > "$TMP/rootca/ca.cnf" <<EOF
