@@ -482,13 +482,27 @@ hsm_key_pkey(struct hsm_key *k)
 	return k->pkey;
 }
 
+/*
+ * The public half comes from the private EVP_PKEY (libp11 fills in the
+ * EC point from the token's public key object), copied through its DER:
+ * PKCS11_get_public_key leaks its key object and with it the slot (and
+ * libp11's copy of the PIN) in libp11 0.4.12.
+ */
 EVP_PKEY *
 hsm_key_public(struct hsm_key *k)
 {
-	EVP_PKEY *pub = PKCS11_get_public_key(k->key);
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub = NULL;
+	int len;
 
+	if ((len = i2d_PUBKEY(k->pkey, &der)) > 0) {
+		p = der;
+		pub = d2i_PUBKEY(NULL, &p, len);
+	}
+	OPENSSL_free(der);
 	if (pub == NULL)
-		hsm_ossl(k->h->err, "cannot read the public key");
+		hsm_ossl(k->h->err, "cannot read the public key of the token key");
 	return pub;
 }
 
