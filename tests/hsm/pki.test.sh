@@ -208,6 +208,13 @@ A=$(alt badroot "s#^root_cert = .*#root_cert = $H/pki/order.pem#")
 run "$STATION" pki check --home "$A"
 contains "$ERR" "station: pki check: sub-CA: $H/pki/subca.pem does not verify to the root $H/pki/order.pem: unable to get local issuer certificate" "wrong root message"
 
+# the PIN typed on a terminal (no echo), as the officer does in production
+A=$(alt tty 's/^mode = development/mode = production/' '/^pin_file/d')
+(sleep 1; printf '%s\n' "$PIN") | script -qec "'$STATION' pki check --home '$A'" /dev/null > "$TMP/tty.out" 2>&1
+is "$?" 0 "PIN from the terminal: check passes in production mode"
+contains "$(cat "$TMP/tty.out")" "PIN for pkcs11:token=station-demo: " "terminal prompt names the token"
+case "$(cat "$TMP/tty.out")" in *"$PIN"*) not_ok "the typed PIN is not echoed" ;; *) ok "the typed PIN is not echoed" ;; esac
+
 # --- the configuration keys of the PKI and the device profile --------------
 A=$(alt badtypes 's/^key_types = .*/key_types = p256, rsa/')
 run "$STATION" config --home "$A" --quiet
@@ -280,6 +287,22 @@ is "$OUT" "$TMP/d100.pem: OK
 $C: OK" "old and new devices verify with both sub-CAs"
 run openssl verify -CAfile "$H/pki/root.pem" -untrusted "$H/pki/subca.pem" "$TMP/d100.pem"
 is "$RC" 2 "the new device does not verify under the old sub-CA"
+
+# a P-384 sub-CA: SHA-384 signatures on device certificates and CRLs
+run "$STATION" pki csr --home "$H" --label subca-384 --curve p384 -o "$TMP/s384.csr"
+contains "$OUT" "new sub-CA key 'subca-384' (P-384)" "pki csr --curve p384"
+rootsign "$TMP/s384.csr" "$TMP/s384.pem" -days 365
+run "$STATION" pki install --home "$H" --cert "$TMP/s384.pem" --key pkcs11:object=subca-384
+is "$RC" 0 "install the P-384 sub-CA"
+R=$(alt roll384 "s#^subca_key = .*#subca_key = pkcs11:object=subca-384#" "s#^subca_cert = .*#subca_cert = $H/pki/subca-384.pem#")
+run "$TOOL" "$R" issue-key "$TMP/d1.pub" SN-0384 HW-384 "$TMP/d384.pem"
+is "$RC" 0 "issue with the P-384 sub-CA"
+run openssl verify -CAfile "$H/pki/root.pem" -untrusted "$H/pki/subca-384.pem" "$TMP/d384.pem"
+is "$OUT" "$TMP/d384.pem: OK" "openssl verify: P-384 sub-CA chain"
+contains "$(field "$TMP/d384.pem" -text)" "Signature Algorithm: ecdsa-with-SHA384" "P-384 sub-CA signs with SHA-384"
+run "$TOOL" "$R" crl "$TMP/crl384.pem" 1 0102:0
+run openssl crl -in "$TMP/crl384.pem" -CAfile "$H/pki/subca-384.pem" -noout -verify
+is "$ERR" "verify OK" "CRL of the P-384 sub-CA verifies"
 
 # an expired sub-CA certificate is refused at start-up and at install
 run "$STATION" pki csr --home "$H" --label subca-old -o "$TMP/old.csr"
