@@ -98,18 +98,16 @@ open_token(const struct pki_opts *o, const struct station_config *cfg,
 }
 
 static int
-check_role(struct hsm *h, const char *role, const char *uri, const char *cert,
-    const char *root)
+check_role(const struct station_config *cfg, struct hsm *h,
+    enum pki_role role, const char *cert)
 {
 	struct hsm_key *k;
-	char err[HSM_ERR_MAX];
 
-	if (hsm_key_find(h, uri, &k, err) != 0 ||
-	    hsm_check_cert(k, cert, root, false, err) != 0) {
-		station_err("pki check: %s key: %s", role, err);
+	if (pki_role_key(cfg, h, role, &k) != 0)
 		return -1;
-	}
-	printf("ok: %s key '%s' and %s\n", role, hsm_key_label(k), cert);
+	printf("ok: %s key '%s' and %s\n", role == PKI_ROLE_STAMP ?
+	    "stamp-signing" : role == PKI_ROLE_AUDIT ? "audit-checkpoint" :
+	    "export-signing", hsm_key_label(k), cert);
 	return 0;
 }
 
@@ -132,18 +130,15 @@ do_check(const struct pki_opts *o)
 	pki_profile(&cfg, &p);
 	if (hsm_ca_open(&ca, h, cfg.pki_subca_key, cfg.pki_subca_cert,
 	    cfg.pki_root_cert, &p, err) != 0) {
-		station_err("pki check: sub-CA: %s", err);
+		station_err("sub-CA: %s", err);
 		bad = 1;
 	} else {
 		printf("ok: sub-CA key and %s, chain to %s\n", cfg.pki_subca_cert,
 		    cfg.pki_root_cert);
 	}
-	bad |= check_role(h, "stamp-signing", cfg.pki_stamp_key,
-	    cfg.pki_stamp_cert, cfg.pki_root_cert) != 0;
-	bad |= check_role(h, "audit-checkpoint", cfg.pki_audit_key,
-	    cfg.pki_audit_cert, cfg.pki_root_cert) != 0;
-	bad |= check_role(h, "export-signing", cfg.pki_export_key,
-	    cfg.pki_export_cert, cfg.pki_root_cert) != 0;
+	bad |= check_role(&cfg, h, PKI_ROLE_STAMP, cfg.pki_stamp_cert) != 0;
+	bad |= check_role(&cfg, h, PKI_ROLE_AUDIT, cfg.pki_audit_cert) != 0;
+	bad |= check_role(&cfg, h, PKI_ROLE_EXPORT, cfg.pki_export_cert) != 0;
 	{
 		FILE *f = fopen(cfg.pki_order_cert, "r");
 

@@ -25,4 +25,25 @@ int pki_write_cert(const char *file, X509 *x);
 /* pki_profile(cfg, p): the device profile from the configuration. */
 void pki_profile(const struct station_config *cfg, struct hsm_profile *p);
 
+/*
+ * pki_open(cfg, pin_file, h, ca): what a verb that issues certificates
+ * needs: the PIN (TTY or PIN file), the token, and the sub-CA after its
+ * start-up check. Errors are reported (station_err). 0, or -1 with
+ * nothing left open. Close with hsm_ca_free(*ca), then hsm_close(*h).
+ */
+int pki_open(const struct station_config *cfg, const char *pin_file,
+    struct hsm **h, struct hsm_ca **ca);
+
+enum pki_role { PKI_ROLE_STAMP, PKI_ROLE_AUDIT, PKI_ROLE_EXPORT };
+
+/*
+ * pki_role_key(cfg, h, role, out): the role's key in the token, after
+ * checking it against its certificate and the root (hsm_check_cert). Its
+ * hsm_sign is the callback for the audit module's checkpoints (role
+ * AUDIT), stamp signatures (STAMP) and exports (EXPORT). 0 or -1,
+ * reported.
+ */
+int pki_role_key(const struct station_config *cfg, struct hsm *h,
+    enum pki_role role, struct hsm_key **out);
+
 #endif

@@ -114,17 +114,6 @@ write_key(const char *file, EVP_PKEY *key)
 	return ret;
 }
 
-void
-pki_profile(const struct station_config *cfg, struct hsm_profile *p)
-{
-	p->organization = cfg->device_organization;
-	p->not_before_skew = cfg->device_not_before_skew;
-	p->validity_days = cfg->device_validity_days;
-	p->key_types = cfg->device_key_types;
-	p->hardware_module_name = cfg->device_hardware_module_name;
-	p->hardware_type = cfg->device_hardware_type;
-}
-
 /* random_pin(out, len): ${len} characters from 56 unambiguous ones,
  * without modulo bias (bytes >= 224 are drawn again). */
 static int

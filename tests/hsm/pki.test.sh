@@ -197,16 +197,25 @@ err_is "station: PKCS#11 URI 'pkcs11:token=station-demo?pin-value=1234' carries 
 A=$(alt nokey 's#^subca_key = .*#subca_key = pkcs11:object=no-such-key#')
 run "$STATION" pki check --home "$A"
 is "$RC" 1 "missing key exits 1"
-contains "$ERR" "station: pki check: sub-CA: token 'station-demo' has no private key matching 'pkcs11:object=no-such-key' (check the key's URI in station.conf)" "missing key label message"
+contains "$ERR" "station: sub-CA: token 'station-demo' has no private key matching 'pkcs11:object=no-such-key' (check the key's URI in station.conf)" "missing key label message"
+A=$(alt keyuri 's#^subca_key = .*#subca_key = pkcs11:token=station-demo;object=subca;type=private#')
+run "$STATION" pki check --home "$A"
+is "$RC" 0 "key URI with token, object and type attributes"
+A=$(alt othertok 's#^subca_key = .*#subca_key = pkcs11:token=other;object=subca#')
+run "$STATION" pki check --home "$A"
+contains "$ERR" "station: sub-CA: key 'pkcs11:token=other;object=subca' names another token than 'station-demo'" "key URI on another token refused"
+A=$(alt nolabel 's#^subca_key = .*#subca_key = pkcs11:type=private#')
+run "$STATION" pki check --home "$A"
+contains "$ERR" "station: sub-CA: key 'pkcs11:type=private': name the key with object= or id=" "key URI without object or id refused"
 A=$(alt mismatch "s#^subca_cert = .*#subca_cert = $H/pki/stamp.pem#")
 run "$STATION" pki check --home "$A"
-contains "$ERR" "station: pki check: sub-CA: $H/pki/stamp.pem does not belong to the token key 'subca' (its public key differs)" "cert/key mismatch message"
+contains "$ERR" "station: sub-CA: $H/pki/stamp.pem does not belong to the token key 'subca' (its public key differs)" "cert/key mismatch message"
 A=$(alt notca "s#^subca_key = .*#subca_key = pkcs11:object=stamp#" "s#^subca_cert = .*#subca_cert = $H/pki/stamp.pem#")
 run "$STATION" pki check --home "$A"
-contains "$ERR" "station: pki check: sub-CA: $H/pki/stamp.pem is not a CA certificate (basicConstraints CA:TRUE is missing)" "end-entity cert as sub-CA refused"
+contains "$ERR" "station: sub-CA: $H/pki/stamp.pem is not a CA certificate (basicConstraints CA:TRUE is missing)" "end-entity cert as sub-CA refused"
 A=$(alt badroot "s#^root_cert = .*#root_cert = $H/pki/order.pem#")
 run "$STATION" pki check --home "$A"
-contains "$ERR" "station: pki check: sub-CA: $H/pki/subca.pem does not verify to the root $H/pki/order.pem: unable to get local issuer certificate" "wrong root message"
+contains "$ERR" "station: sub-CA: $H/pki/subca.pem does not verify to the root $H/pki/order.pem: unable to get local issuer certificate" "wrong root message"
 
 # the PIN typed on a terminal (no echo), as the officer does in production
 A=$(alt tty 's/^mode = development/mode = production/' '/^pin_file/d')
@@ -312,6 +321,6 @@ is "$RC" 1 "install refuses an expired sub-CA"
 err_is "station: pki install: $TMP/old.pem expired on Jan  1 00:00:00 2021 GMT" "expired sub-CA message"
 A=$(alt expired "s#^subca_key = .*#subca_key = pkcs11:object=subca-old#" "s#^subca_cert = .*#subca_cert = $TMP/old.pem#")
 run "$STATION" pki check --home "$A"
-contains "$ERR" "station: pki check: sub-CA: $TMP/old.pem expired on Jan  1 00:00:00 2021 GMT" "start-up check: expired sub-CA"
+contains "$ERR" "station: sub-CA: $TMP/old.pem expired on Jan  1 00:00:00 2021 GMT" "start-up check: expired sub-CA"
 
 finish
