@@ -151,6 +151,30 @@ int hsm_sign(void *key, const uint8_t digest[32], uint8_t *sig,
 int hsm_check_cert(struct hsm_key *key, const char *cert_file,
     const char *root_file, bool ca, char err[static HSM_ERR_MAX]);
 
+/*
+ * Token key mode (stamp-format/SPEC.md section 2, "Token mode"): the
+ * device key is generated in the token as a session object and leaves it
+ * only wrapped to the device's transport key T; the host never holds it.
+ * ${context_fn} computes the 32-byte KEK context from the ephemeral point
+ * E the token made (stamp_secret_context(E, T, WRAPPED_DEVICE_KEY) in
+ * stamp-format), so the exact KDF input stays defined in one place.
+ */
+typedef int (*hsm_seal_context_fn)(void *arg, const uint8_t eph[65],
+    uint8_t context[32]);
+
+/*
+ * hsm_keygen_sealed(h, type, transport, context_fn, arg, device_pub,
+ * sealed, cap, sealed_len, err): a new device key pair (HSM_KEY_P256 or
+ * HSM_KEY_P384) in the token; its public key in ${*device_pub} (caller
+ * frees; hand it to hsm_issue_der) and E || C (the ephemeral point and the
+ * RFC 5649 wrap of the PKCS#8 private key) in ${sealed}. Every token
+ * object involved is destroyed before returning. 0, or -1.
+ */
+int hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
+    const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
+    void *arg, X509_PUBKEY **device_pub, uint8_t *sealed, size_t cap,
+    size_t *sealed_len, char err[static HSM_ERR_MAX]);
+
 /* The device certificate profile (IEEE 802.1AR IDevID). */
 struct hsm_profile {
 	const char *organization;    /* subject O */

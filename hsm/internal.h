@@ -41,6 +41,16 @@ int hsm_p11fn_ec_keygen(struct hsm_p11fn *fn, unsigned long slot_id,
     enum hsm_key_type type, const char *label,
     const uint8_t id[static HSM_ID_LEN], char err[static HSM_ERR_MAX]);
 
+/* hsm_p11fn_keygen_sealed(fn, slot_id, type, transport, context_fn, arg,
+ * point, point_len, sealed, cap, sealed_len, err): the token key mode (see
+ * hsm_keygen_sealed); the device's public point (point_len bytes) goes to
+ * ${point}. */
+int hsm_p11fn_keygen_sealed(struct hsm_p11fn *fn, unsigned long slot_id,
+    enum hsm_key_type type, const uint8_t transport[static 65],
+    hsm_seal_context_fn context_fn, void *arg, uint8_t *point,
+    size_t point_len, uint8_t *sealed, size_t cap, size_t *sealed_len,
+    char err[static HSM_ERR_MAX]);
+
 /* hsm_key_type_of(pkey): the HSM_KEY_* of a public key, 0 if none. */
 unsigned hsm_key_type_of(const EVP_PKEY *pkey);
 

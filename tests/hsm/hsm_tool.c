@@ -8,6 +8,9 @@
  *   hsm-tool HOME issue-csr CSR.der NONCEHEX SERIAL HWID OUT.der
  *   hsm-tool HOME crl OUT.pem NUMBER [SERIALHEX:REASON ...]
  *   hsm-tool HOME sign stamp|audit|export DIGESTHEX SIG.der
+ *   hsm-tool HOME seal TRANSPORT.pem SERIAL HWID SEALED.bin CERT.pem
+ *            (token key mode; the KEK context computed here from
+ *            stamp-format/SPEC.md section 2, independently of stamp.c)
  *   hsm-tool HOME random N
  *   hsm-tool HOME bench SECONDS THREADS
  *
@@ -195,6 +198,61 @@ sign(char **a)
 	return 0;
 }
 
+/* The KEK context of SPEC.md section 2 for record WRAPPED_DEVICE_KEY. */
+static int
+spec_context(void *arg, const uint8_t eph[65], uint8_t context[32])
+{
+	const uint8_t *transport = arg;
+	uint8_t in[65 + 65 + 2], hash[32];
+
+	memcpy(in, eph, 65);
+	memcpy(in + 65, transport, 65);
+	in[130] = 0x0e;   /* WRAPPED_DEVICE_KEY, u16 little-endian */
+	in[131] = 0x00;
+	SHA256(in, sizeof(in), hash);
+	memcpy(context, "STAMP-SECRET-KEK", 16);
+	memcpy(context + 16, hash, 16);
+	return 0;
+}
+
+static int
+seal(char **a)
+{
+	FILE *f = fopen(a[0], "r");
+	EVP_PKEY *t = NULL;
+	uint8_t transport[65], sealed[1024], cert[HSM_CERT_MAX];
+	size_t sealed_len, cert_len;
+	X509_PUBKEY *pub = NULL;
+	struct hsm_device d = { a[1], (const uint8_t *)a[2], strlen(a[2]) };
+	int ret = 1;
+
+	if (f != NULL) {
+		t = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (t == NULL || EVP_PKEY_get_octet_string_param(t, "pub", transport,
+	    sizeof(transport), &sealed_len) != 1 || sealed_len != 65)
+		return fail("cannot read the transport key");
+	if (hsm_keygen_sealed(h, HSM_KEY_P256, transport, spec_context,
+	    transport, &pub, sealed, sizeof(sealed), &sealed_len, err) != 0 ||
+	    hsm_issue_der(ca, pub, &d, cert, sizeof(cert), &cert_len, err) != 0) {
+		fail(err);
+		goto cleanup;
+	}
+	if ((f = fopen(a[3], "wb")) == NULL ||
+	    fwrite(sealed, 1, sealed_len, f) != sealed_len || fclose(f) != 0 ||
+	    (f = fopen(a[4], "wb")) == NULL ||
+	    fwrite(cert, 1, cert_len, f) != cert_len || fclose(f) != 0) {
+		fail("cannot write the results");
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	X509_PUBKEY_free(pub);
+	EVP_PKEY_free(t);
+	return ret;
+}
+
 /* The bench: certificates issued per second next to bare signatures by
  * the same sub-CA key through the same token (SHA-256 of a
  * certificate-sized message, then the token's ECDSA), same threads. */
@@ -332,6 +390,8 @@ main(int argc, char *argv[])
 		ret = issue_key(argv + 3);
 	} else if (strcmp(argv[2], "issue-csr") == 0 && argc == 8) {
 		ret = issue_csr(argv + 3);
+	} else if (strcmp(argv[2], "seal") == 0 && argc == 8) {
+		ret = seal(argv + 3);
 	} else if (strcmp(argv[2], "bench") == 0 && argc == 5) {
 		ret = bench(atof(argv[3]), atoi(argv[4]));
 	} else if (strcmp(argv[2], "crl") == 0 && argc >= 5) {

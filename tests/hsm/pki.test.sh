@@ -171,6 +171,29 @@ done
 r1=$("$TOOL" "$H" random 32); r2=$("$TOOL" "$H" random 32)
 if [ "${#r1}" = 64 ] && [ "$r1" != "$r2" ]; then ok "token RNG"; else not_ok "token RNG"; fi
 
+# --- token key mode: device key made in the token, wrapped to the device ------
+# The device side done here with the openssl CLI from SPEC.md section 2.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$TMP/transport.key" 2>/dev/null
+openssl pkey -in "$TMP/transport.key" -pubout -out "$TMP/transport.pub"
+run "$TOOL" "$H" seal "$TMP/transport.pub" SN-0200 HW-200 "$TMP/sealed.bin" "$TMP/t.der"
+is "$RC" 0 "token key mode: key made and wrapped in the token, certificate issued"
+openssl x509 -inform DER -in "$TMP/t.der" -out "$TMP/t.pem"
+run openssl verify -CAfile "$H/pki/root.pem" -untrusted "$H/pki/subca.pem" "$TMP/t.pem"
+is "$OUT" "$TMP/t.pem: OK" "openssl verify: certificate of the token-made key"
+hexof() { od -An -v -tx1 | tr -d ' \n'; }
+E=$(head -c 65 "$TMP/sealed.bin" | hexof)
+T=$(openssl pkey -pubin -in "$TMP/transport.pub" -outform DER | tail -c 65 | hexof)
+printf '3059301306072a8648ce3d020106082a8648ce3d030107034200%s' "$E" | xxd -r -p | openssl pkey -pubin -inform DER -out "$TMP/eph.pub"
+Z=$(openssl pkeyutl -derive -inkey "$TMP/transport.key" -peerkey "$TMP/eph.pub" | hexof)
+CTX=$(printf '%s%s0e00' "$E" "$T" | xxd -r -p | sha256sum | cut -c1-32)
+KEK=$({ printf 'STAMP-SECRET-KEK'; printf '%s' "$CTX" | xxd -r -p; } | openssl enc -aes-256-ecb -nopad -K "$Z" | hexof)
+tail -c +66 "$TMP/sealed.bin" | openssl enc -d -id-aes256-wrap-pad -K "$KEK" -iv A65959A6 -out "$TMP/dev.p8" 2>"$TMP/unwrap.err"
+is "$?" 0 "the device unwraps it (ECDH, AES-ECB KDF, RFC 5649) with the openssl CLI"
+run openssl pkey -inform DER -in "$TMP/dev.p8" -pubout
+is "$OUT" "$(field "$TMP/t.pem" -pubkey)" "the unwrapped private key belongs to the certificate"
+run "$TOOL" "$H" seal "$H/pki/root.pem" SN-0201 HW "$TMP/x.bin" "$TMP/x.der"
+err_is "hsm-tool: cannot read the transport key" "transport key must be a P-256 public key"
+
 # --- PIN, token, key and certificate failures ---------------------------------
 printf 'wrong-pin\n' > "$TMP/wrong"; chmod 600 "$TMP/wrong"
 run "$STATION" pki check --home "$H" --pin-file "$TMP/wrong"
