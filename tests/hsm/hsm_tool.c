@@ -257,11 +257,13 @@ cleanup:
  * the same sub-CA key through the same token (SHA-256 of a
  * certificate-sized message, then the token's ECDSA), same threads. */
 struct worker {
-	int certs;          /* 1: DER certificates, 2: X509, 0: bare signs */
+	int certs;          /* 1: DER certificates, 2: X509, 0: bare signs,
+	                     * 3: token key mode (sealed keygen + cert) */
 	double seconds;
 	long done;
 	X509_PUBKEY *spki;
 	struct hsm_key *key;
+	uint8_t *transport;
 };
 
 static double
@@ -292,6 +294,20 @@ work(void *arg)
 				fprintf(stderr, "hsm-tool: %s\n", e);
 				break;
 			}
+		} else if (w->certs == 3) {
+			uint8_t sealed[512], der[HSM_CERT_MAX];
+			size_t sealed_len, len;
+			X509_PUBKEY *pub;
+
+			if (hsm_keygen_sealed(h, HSM_KEY_P256, w->transport,
+			    spec_context, w->transport, &pub, sealed,
+			    sizeof(sealed), &sealed_len, e) != 0 ||
+			    hsm_issue_der(ca, pub, &d, der, sizeof(der), &len,
+			    e) != 0) {
+				fprintf(stderr, "hsm-tool: %s\n", e);
+				break;
+			}
+			X509_PUBKEY_free(pub);
 		} else if (w->certs == 2) {
 			X509 *x;
 
@@ -315,7 +331,8 @@ work(void *arg)
 	return NULL;
 }
 
-/* bench(seconds, threads): prints "certs/s signs/s x509-certs/s". */
+/* bench(seconds, threads): prints "certs/s signs/s x509-certs/s
+ * token-mode-devices/s". */
 static int
 bench(double seconds, int threads)
 {
@@ -324,22 +341,28 @@ bench(double seconds, int threads)
 	EVP_PKEY *dev = EVP_EC_gen("P-256");
 	X509_PUBKEY *spki = NULL;
 	struct hsm_key *key;
-	double rate[3];
+	double rate[4];
+	uint8_t transport[65];
+	size_t tlen;
 
 	if (threads < 1 || threads > 8 || dev == NULL ||
 	    X509_PUBKEY_set(&spki, dev) != 1)
 		return fail("bench set-up");
 	if (hsm_key_find(h, cfg.pki_subca_key, &key, err) != 0)
 		return fail(err);
+	if (EVP_PKEY_get_octet_string_param(dev, "pub", transport,
+	    sizeof(transport), &tlen) != 1 || tlen != 65)
+		return fail("bench transport key");
 	/* Interleaved slices of 0.2 s, so that load from elsewhere on the
 	 * machine falls on every mode alike. */
-	long total[3] = { 0, 0, 0 };
+	long total[4] = { 0, 0, 0, 0 };
 	int rounds = (int)(seconds / 0.6) + 1;
 
 	for (int r = 0; r < rounds; r++) {
-		for (int mode = 0; mode < 3; mode++) {
+		for (int mode = 0; mode < 4; mode++) {
 			for (int i = 0; i < threads; i++) {
-				w[i] = (struct worker){ mode, 0.2, 0, spki, key };
+				w[i] = (struct worker){ mode, 0.2, 0, spki, key,
+				    transport };
 				pthread_create(&t[i], NULL, work, &w[i]);
 			}
 			for (int i = 0; i < threads; i++) {
@@ -348,9 +371,9 @@ bench(double seconds, int threads)
 			}
 		}
 	}
-	for (int mode = 0; mode < 3; mode++)
+	for (int mode = 0; mode < 4; mode++)
 		rate[mode] = (double)total[mode] / (rounds * 0.2);
-	printf("%.0f %.0f %.0f\n", rate[1], rate[0], rate[2]);
+	printf("%.0f %.0f %.0f %.0f\n", rate[1], rate[0], rate[2], rate[3]);
 	X509_PUBKEY_free(spki);
 	EVP_PKEY_free(dev);
 	return 0;
