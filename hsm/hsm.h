@@ -17,9 +17,9 @@
  * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
  * fork while a token is open).
  *
- * Thread safety: hsm_issue_*, hsm_crl and hsm_sign may run on several
- * threads at once on one open token; opening, closing, key lookup and key
- * generation may not.
+ * Thread safety: hsm_issue_*, hsm_crl, hsm_sign, hsm_random and
+ * hsm_keygen_sealed may run on several threads at once on one open token;
+ * opening, closing, key lookup and persistent key generation may not.
  */
 #ifndef HSM_H
 #define HSM_H

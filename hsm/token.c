@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libp11.h>
 #include <openssl/crypto.h>
@@ -153,6 +154,19 @@ fail:
 	return NULL;
 }
 
+/* module_ok(module, err): refuse a module that is not there before libp11
+ * tries (it would print dlerror() on stderr itself). */
+static int
+module_ok(const char *module, char err[static HSM_ERR_MAX])
+{
+	if (access(module, R_OK) != 0) {
+		hsm_fmt(err, "cannot load PKCS#11 module %s: %s (check [hsm] "
+		    "module)", module, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 login(struct hsm *h, const char *pin, char err[static HSM_ERR_MAX])
 {
@@ -204,6 +218,8 @@ hsm_open(struct hsm **out, const char *module, const char *token_uri,
 	strcpy(h->module, module);
 	if ((uri = parse_uri(token_uri, P11_KIT_URI_FOR_TOKEN, err)) == NULL)
 		goto fail;
+	if (module_ok(module, err) != 0)
+		goto fail;
 	if ((h->ctx = PKCS11_CTX_new()) == NULL) {
 		hsm_ossl(err, "cannot create a PKCS#11 context");
 		goto fail;
@@ -243,6 +259,10 @@ hsm_open(struct hsm **out, const char *module, const char *token_uri,
 		goto fail;
 	}
 	if (login(h, pin, err) != 0)
+		goto fail;
+	/* The function list now, not lazily: then every later use is
+	 * read-only and the threads of issuance may share it. */
+	if ((h->fn = hsm_p11fn_open(module, err)) == NULL)
 		goto fail;
 	p11_kit_uri_free(uri);
 	*out = h;
@@ -291,6 +311,8 @@ hsm_token_init(const char *module, const char *label, const char *so_pin,
 	unsigned int n = 0;
 	int ret = -1;
 
+	if (module_ok(module, err) != 0)
+		return -1;
 	if ((ctx = PKCS11_CTX_new()) == NULL) {
 		hsm_ossl(err, "cannot create a PKCS#11 context");
 		return -1;
@@ -454,8 +476,6 @@ hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
 			return -1;
 		}
 	}
-	if (h->fn == NULL && (h->fn = hsm_p11fn_open(h->module, err)) == NULL)
-		return -1;
 	if (hsm_random(h, id, sizeof(id)) != 0) {
 		hsm_fmt(err, "%s", h->err);
 		return -1;
@@ -556,8 +576,6 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 		    "point");
 		return -1;
 	}
-	if (h->fn == NULL && (h->fn = hsm_p11fn_open(h->module, err)) == NULL)
-		return -1;
 	if (hsm_p11fn_keygen_sealed(h->fn, PKCS11_get_slotid_from_slot(h->slot),
 	    type, transport, context_fn, arg, point, point_len, sealed, cap,
 	    sealed_len, err) != 0)

@@ -40,6 +40,22 @@ run "$STATION" pki demo --home "$H"
 is "$RC" 1 "pki demo refuses an existing home"
 err_is "station: $H already exists and is not empty; refusing to overwrite a station home (choose a new folder)" "refusal message"
 
+run "$STATION" pki demo --home "$TMP/failed" --module /nonexistent/module.so
+is "$RC" 1 "pki demo with a module that does not load fails"
+err_is "station: pki demo: cannot load PKCS#11 module /nonexistent/module.so: No such file or directory (check [hsm] module)" "module message"
+[ -e "$TMP/failed" ]; is "$?" 1 "a failed pki demo leaves nothing behind"
+run "$STATION" pki
+is "$RC" 2 "pki without an action exits 2"
+run "$STATION" pki frobnicate
+is "$RC" 2 "unknown pki action exits 2"
+err_is "station: pki: unknown action 'frobnicate'; see 'station pki --help'" "unknown pki action message"
+run "$STATION" pki check --home "$H" extra
+err_is "station: pki check: unexpected argument 'extra'" "stray argument message"
+run "$STATION" pki install --home "$H"
+err_is "station: pki install: --cert FILE is required" "install needs --cert"
+run "$STATION" --help
+contains "$OUT" "pki          The station's PKI: demo, check, csr, install" "--help lists pki"
+
 run "$STATION" pki check --home "$H"
 is "$RC" 0 "pki check passes on the demo home"
 contains "$OUT" "ok: sub-CA key and $H/pki/subca.pem, chain to $H/pki/root.pem" "check: sub-CA"
