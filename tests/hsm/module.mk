@@ -11,10 +11,10 @@ $(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o $(HSM_OBJS) \
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
-# A PKCS#11 module that forwards to SoftHSM but answers C_Login with
-# CKR_PIN_LOCKED: the locked-PIN case, which SoftHSM itself never reaches.
-HSM_SHIM := $(BUILD)/test-tools/pin-locked.so
-$(HSM_SHIM): tests/hsm/pin_locked.c
+# A PKCS#11 module that forwards to SoftHSM; $HSM_SHIM makes C_Login
+# answer CKR_PIN_LOCKED or count the calls (see tests/hsm/shim.c).
+HSM_SHIM := $(BUILD)/test-tools/pkcs11-shim.so
+$(HSM_SHIM): tests/hsm/shim.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 

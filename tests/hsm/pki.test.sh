@@ -6,7 +6,7 @@
 # One demo token per run (token keygen is slow).
 . "$(dirname "$0")/../lib/tap.sh"
 TOOL="$TOP/${BUILD:-build}/test-tools/hsm-tool"
-SHIM="$TOP/${BUILD:-build}/test-tools/pin-locked.so"
+SHIM="$TOP/${BUILD:-build}/test-tools/pkcs11-shim.so"
 H="$TMP/home"
 NONCE_OID=2.25.320604743258182176926776022287882174533
 HWTYPE=2.25.206475652591324897905571479869996001814
@@ -214,7 +214,7 @@ run "$TOOL" "$H" seal "$H/pki/root.pem" SN-0201 HW "$TMP/x.bin" "$TMP/x.der"
 err_is "hsm-tool: cannot read the transport key" "transport key must be a P-256 public key"
 
 # --- PIN, token, key and certificate failures ---------------------------------
-printf 'wrong-pin\n' > "$TMP/wrong"; chmod 600 "$TMP/wrong"
+printf 'wrong-pin\n' > "$TMP/wrong"; chmod 600 "$TMP/wrong"; cp -p "$TMP/wrong" "$TMP/wrong-0600"
 run "$STATION" pki check --home "$H" --pin-file "$TMP/wrong"
 is "$RC" 1 "wrong PIN exits 1"
 err_is "station: token 'station-demo': wrong PIN (not retried: each wrong PIN uses up one of the token's retries)" "wrong PIN message, once"
@@ -226,8 +226,11 @@ run "$STATION" pki check --home "$A" --pin-file "$H/pin"
 err_is "station: PIN file refused in production mode: the security officer types the PIN (or set [hsm] allow_pin_file = yes)" "production refuses --pin-file"
 run "$STATION" pki check --home "$A"
 err_is "station: no terminal to ask for the PIN of 'pkcs11:token=station-demo' (development: --pin-file FILE or [hsm] pin_file)" "production without a terminal: no PIN"
-A=$(alt locked "s#^module = .*#module = $SHIM#")
-run "$STATION" pki check --home "$A"
+A=$(alt shim "s#^module = .*#module = $SHIM#")
+run env HSM_SHIM="count:$TMP/logins" "$STATION" pki check --home "$A" --pin-file "$TMP/wrong-0600"
+is "$RC" 1 "wrong PIN through the counting shim"
+is "$(cat "$TMP/logins")" "C_Login" "a wrong PIN is tried exactly once, never retried"
+run env HSM_SHIM=locked "$STATION" pki check --home "$A"
 is "$RC" 1 "locked PIN exits 1"
 err_is "station: token 'station-demo': the user PIN is locked; the security officer must unlock it with the SO PIN" "locked PIN message"
 A=$(alt notoken 's#^token = .*#token = pkcs11:token=no-such-token#')
