@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hsm/hsm.h"
 #include "station/config.h"
 
 #define CONFIG_TEXT_MAX (64 * 1024)
@@ -29,6 +30,9 @@ enum key_type {
 	KEY_BOOL,   /* yes/no, true/false, on/off, 1/0 */
 	KEY_UINT,   /* decimal, from min to max */
 	KEY_MODE,   /* development | production */
+	KEY_TEXT,   /* printable ASCII, 1 to size-1 characters */
+	KEY_OID,    /* a dotted OID: digits and dots */
+	KEY_KEYTYPES, /* comma list of p256, p384, ed25519 */
 };
 
 struct key {
@@ -55,6 +59,40 @@ static const struct key keys[] = {
 	{ "hsm", "allow_pin_file", KEY_BOOL, FIELD(hsm_allow_pin_file), "no",
 	    0, 0 },
 	{ "hsm", "softhsm_conf", KEY_PATH, FIELD(hsm_softhsm_conf), "", 0, 0 },
+
+	{ "pki", "root_cert", KEY_PATH, FIELD(pki_root_cert), "pki/root.pem",
+	    0, 0 },
+	{ "pki", "subca_key", KEY_URI, FIELD(pki_subca_key),
+	    "pkcs11:object=subca", 0, 0 },
+	{ "pki", "subca_cert", KEY_PATH, FIELD(pki_subca_cert), "pki/subca.pem",
+	    0, 0 },
+	{ "pki", "stamp_key", KEY_URI, FIELD(pki_stamp_key),
+	    "pkcs11:object=stamp", 0, 0 },
+	{ "pki", "stamp_cert", KEY_PATH, FIELD(pki_stamp_cert), "pki/stamp.pem",
+	    0, 0 },
+	{ "pki", "audit_key", KEY_URI, FIELD(pki_audit_key),
+	    "pkcs11:object=audit", 0, 0 },
+	{ "pki", "audit_cert", KEY_PATH, FIELD(pki_audit_cert), "pki/audit.pem",
+	    0, 0 },
+	{ "pki", "export_key", KEY_URI, FIELD(pki_export_key),
+	    "pkcs11:object=export", 0, 0 },
+	{ "pki", "export_cert", KEY_PATH, FIELD(pki_export_cert),
+	    "pki/export.pem", 0, 0 },
+	{ "pki", "order_cert", KEY_PATH, FIELD(pki_order_cert), "pki/order.pem",
+	    0, 0 },
+
+	{ "device", "organization", KEY_TEXT, FIELD(device_organization),
+	    "Example Devices", 0, 0 },
+	{ "device", "not_before_skew", KEY_UINT, FIELD(device_not_before_skew),
+	    "300", 0, 86400 },
+	{ "device", "validity_days", KEY_UINT, FIELD(device_validity_days), "0",
+	    0, 36500 },
+	{ "device", "key_types", KEY_KEYTYPES, FIELD(device_key_types), "p256",
+	    0, 0 },
+	{ "device", "hardware_module_name", KEY_BOOL,
+	    FIELD(device_hardware_module_name), "yes", 0, 0 },
+	{ "device", "hardware_type", KEY_OID, FIELD(device_hardware_type),
+	    HSM_HWTYPE_OID_DEFAULT, 0, 0 },
 
 	{ "audit", "database", KEY_PATH, FIELD(audit_database), "station.db",
 	    0, 0 },
@@ -151,6 +189,15 @@ type_expects(const struct key *k, char *buf, size_t size)
 	case KEY_MODE:
 		snprintf(buf, size, "development or production");
 		break;
+	case KEY_TEXT:
+		snprintf(buf, size, "1 to %zu printable characters", k->size - 1);
+		break;
+	case KEY_OID:
+		snprintf(buf, size, "a dotted OID such as 1.3.6.1.4.1.99999.1");
+		break;
+	case KEY_KEYTYPES:
+		snprintf(buf, size, "a comma list of p256, p384, ed25519");
+		break;
 	}
 	return buf;
 }
@@ -170,6 +217,63 @@ parse_uint(const char *value, unsigned min, unsigned max, unsigned *out)
 	if (v < min || v > max)
 		return -1;
 	*out = (unsigned)v;
+	return 0;
+}
+
+/* parse_oid(value): 0 if ${value} is arc.arc[.arc...], arcs decimal. */
+static int
+parse_oid(const char *value)
+{
+	size_t len = strlen(value), arcs = 1;
+
+	if (len == 0 || strspn(value, "0123456789.") != len ||
+	    value[0] == '.' || value[len - 1] == '.' ||
+	    strstr(value, "..") != NULL || (value[0] != '0' && value[0] != '1' &&
+	    value[0] != '2') || value[1] != '.')
+		return -1;
+	for (const char *c = value; *c != '\0'; c++)
+		arcs += *c == '.';
+	return arcs >= 2 ? 0 : -1;
+}
+
+/* parse_keytypes(value, out): "p256, p384, ed25519" into HSM_KEY_* bits. */
+static int
+parse_keytypes(const char *value, unsigned *out)
+{
+	static const struct { const char *name; unsigned bit; } names[] = {
+		{ "p256", HSM_KEY_P256 },
+		{ "p384", HSM_KEY_P384 },
+		{ "ed25519", HSM_KEY_ED25519 },
+	};
+	unsigned bits = 0;
+	const char *c = value;
+
+	while (*c != '\0') {
+		size_t n, i;
+
+		c += strspn(c, " ");
+		n = strcspn(c, ", ");
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n &&
+			    strncmp(c, names[i].name, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]) || (bits &
+		    names[i].bit) != 0)
+			return -1;
+		bits |= names[i].bit;
+		c += n;
+		c += strspn(c, " ");
+		if (*c == ',') {
+			c++;
+			if (*(c + strspn(c, " ")) == '\0')
+				return -1;
+		} else if (*c != '\0') {
+			return -1;
+		}
+	}
+	if (bits == 0)
+		return -1;
+	*out = bits;
 	return 0;
 }
 
@@ -219,6 +323,19 @@ set_value(const struct key *k, struct station_config *cfg, const char *value)
 		*(unsigned *)(void *)field = v;
 		return 0;
 	}
+	case KEY_TEXT:
+		for (const char *c = value; *c != '\0'; c++)
+			if (*c < 0x20 || *c > 0x7e)
+				return -1;
+		if (len == 0)
+			return -1;
+		break;
+	case KEY_OID:
+		if (parse_oid(value) != 0)
+			return -1;
+		break;
+	case KEY_KEYTYPES:
+		return parse_keytypes(value, (unsigned *)(void *)field);
 	case KEY_MODE: {
 		enum station_mode *m = (enum station_mode *)(void *)field;
 
@@ -434,6 +551,23 @@ config_print(const struct station_config *cfg, FILE *out)
 			    field == STATION_MODE_PRODUCTION ? "production" :
 			    "development");
 			break;
+		case KEY_KEYTYPES: {
+			unsigned bits = *(const unsigned *)(const void *)field;
+			const char *sep = "";
+
+			if (bits & HSM_KEY_P256) {
+				fprintf(out, "p256");
+				sep = ", ";
+			}
+			if (bits & HSM_KEY_P384) {
+				fprintf(out, "%sp384", sep);
+				sep = ", ";
+			}
+			if (bits & HSM_KEY_ED25519)
+				fprintf(out, "%sed25519", sep);
+			fputc('\n', out);
+			break;
+		}
 		default:
 			fprintf(out, "%s\n", field);
 			break;

@@ -17,6 +17,8 @@
 #define CONFIG_ID_MAX 32      /* station id: [A-Za-z0-9._-], 1..32 */
 #define CONFIG_URI_MAX 512    /* a PKCS#11 URI (RFC 7512) */
 #define CONFIG_ERR_MAX 512
+#define CONFIG_TEXT_FIELD_MAX 64 /* printable text, e.g. an organization */
+#define CONFIG_OID_MAX 127      /* a dotted OID */
 
 enum station_mode {
 	STATION_MODE_DEVELOPMENT,
@@ -37,6 +39,26 @@ struct station_config {
 	char hsm_pin_file[PATH_MAX];      /* empty: ask on the TTY */
 	bool hsm_allow_pin_file;          /* needed in production mode */
 	char hsm_softhsm_conf[PATH_MAX];  /* demo token store; sets SOFTHSM2_CONF */
+
+	/* [pki]: role keys in the token (URIs) and their certificates */
+	char pki_root_cert[PATH_MAX];     /* the offline root, trust anchor */
+	char pki_subca_key[CONFIG_URI_MAX];
+	char pki_subca_cert[PATH_MAX];
+	char pki_stamp_key[CONFIG_URI_MAX];
+	char pki_stamp_cert[PATH_MAX];
+	char pki_audit_key[CONFIG_URI_MAX];
+	char pki_audit_cert[PATH_MAX];
+	char pki_export_key[CONFIG_URI_MAX];
+	char pki_export_cert[PATH_MAX];
+	char pki_order_cert[PATH_MAX];    /* verifies production orders */
+
+	/* [device]: the device certificate profile */
+	char device_organization[CONFIG_TEXT_FIELD_MAX + 1];
+	unsigned device_not_before_skew;  /* seconds */
+	unsigned device_validity_days;    /* 0: notAfter 99991231235959Z */
+	unsigned device_key_types;        /* HSM_KEY_* bits */
+	bool device_hardware_module_name; /* SAN otherName (RFC 4108) */
+	char device_hardware_type[CONFIG_OID_MAX + 1];
 
 	/* [audit] */
 	char audit_database[PATH_MAX];

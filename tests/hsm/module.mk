@@ -1,0 +1,21 @@
+# Tests of hsm/: unit tests of CSR intake (no token needed), and hsm-tool,
+# a test program that drives hsm/ on a station home for the integration
+# tests (tests/hsm/*.test.sh) and the bench, whose results are checked with
+# openssl and certtool.
+UNIT_TESTS += $(BUILD)/tests/hsm/test_csr
+$(BUILD)/tests/hsm/test_csr: $(HSM_OBJS)
+
+HSM_TOOL := $(BUILD)/test-tools/hsm-tool
+$(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o $(HSM_OBJS) \
+    $(BUILD)/obj/station/config.o $(BUILD)/obj/station/pin.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+
+# A PKCS#11 module that forwards to SoftHSM; $HSM_SHIM makes C_Login
+# answer CKR_PIN_LOCKED or count the calls (see tests/hsm/shim.c).
+HSM_SHIM := $(BUILD)/test-tools/pkcs11-shim.so
+$(HSM_SHIM): tests/hsm/shim.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+check bench: $(HSM_TOOL) $(HSM_SHIM)
