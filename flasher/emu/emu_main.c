@@ -192,19 +192,23 @@ arrive(UMockdevTestbed *tb, struct emu_device *d)
 		emu_log(d, "arrived");
 }
 
-/* Unplug ${d}: answer ENODEV, tell clients ("remove"), then drop it. */
+/*
+ * Unplug ${d}: answer ENODEV, tell clients ("remove"), then drop its sysfs
+ * entry. Its ioctl handler stays attached (answering ENODEV) until the
+ * emulator ends: detaching it while a client still has the node open
+ * leaves that client blocked in its ioctl for good. Device nodes are
+ * never reused, so nothing else needs the node.
+ */
 static void
 leave(UMockdevTestbed *tb, struct emu_device *d, bool announce)
 {
 	pthread_mutex_lock(&emu_lock);
 	d->presence = DEV_GONE;
 	d->vanish_pending = false;
-	emu_usb_drop_done(d, NULL);
 	pthread_mutex_unlock(&emu_lock);
 	if (announce)
 		umockdev_testbed_uevent(tb, d->syspath, "remove");
 	umockdev_testbed_remove_device(tb, d->syspath);
-	umockdev_testbed_detach_ioctl(tb, d->devnode, NULL);
 	if (emu_verbose)
 		emu_log(d, "left");
 }
@@ -381,14 +385,18 @@ out:
 		struct emu_device *d = &devices[i];
 		if (tb && d->presence == DEV_PRESENT)
 			leave(tb, d, false);
+		if (tb && d->presence != DEV_ABSENT)
+			umockdev_testbed_detach_ioctl(tb, d->devnode, NULL);
 	}
 	if (tb)
 		g_object_unref(tb);
 	for (int i = 0; i < ndevices; i++) {
 		if (devices[i].handler)
 			g_object_unref(devices[i].handler);
-		if (devices[i].done)
+		if (devices[i].done) {
+			emu_usb_drop_done(&devices[i], NULL);
 			g_queue_free(devices[i].done);
+		}
 		emu_alts_free(&devices[i]);
 	}
 	if (made_tmp)
