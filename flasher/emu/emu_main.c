@@ -310,9 +310,13 @@ main(int argc, char *argv[])
 	if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
 		char *value = preload && *preload ?
 		    g_strdup_printf("%s:%s", preload, PRELOAD) : g_strdup(PRELOAD);
+		char self[PATH_MAX];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
 		setenv("LD_PRELOAD", value, 1);
 		g_free(value);
-		execv("/proc/self/exe", argv);
+		self[len > 0 ? len : 0] = '\0';
+		execv(len > 0 ? self : "/proc/self/exe", argv);
 		fprintf(stderr, "stampdev-emu: cannot re-execute with %s: %s\n",
 		    PRELOAD, strerror(errno));
 		return 2;
