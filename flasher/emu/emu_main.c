@@ -81,6 +81,7 @@ usage(FILE *out)
 	    "       vanish@BYTE   unplugged when a transfer reaches byte BYTE\n"
 	    "       error@BYTE    the write of byte BYTE fails (dfuERROR, "
 	    "errWRITE)\n"
+	    "       stall@BYTE    the DNLOAD carrying byte BYTE is stalled (once)\n"
 	    "       slow@MS       every block and manifestation busy for MS ms "
 	    "(dfuDNBUSY)\n"
 	    "       leave@MS      unplugged MS ms after it arrived\n"
@@ -134,6 +135,8 @@ parse_fault(const char *spec)
 			d->vanish_at = (size_t)n;
 		else if (strcmp(name, "error") == 0)
 			d->error_at = (size_t)n;
+		else if (strcmp(name, "stall") == 0)
+			d->stall_at = (size_t)n;
 		else if (strcmp(name, "slow") == 0 && n <= 0xffffff)
 			d->slow_ms = (uint32_t)n;
 		else if (strcmp(name, "leave") == 0)
@@ -148,7 +151,7 @@ parse_fault(const char *spec)
 	return 0;
 bad:
 	fprintf(stderr, "stampdev-emu: bad --fault '%s': expected [K:]KIND@N with "
-	    "KIND vanish, error, slow, leave or wait-reset (see --help)\n", spec);
+	    "KIND vanish, error, stall, slow, leave or wait-reset (see --help)\n", spec);
 	return -1;
 }
 
@@ -262,6 +265,7 @@ main(int argc, char *argv[])
 	for (int i = 0; i < EMU_MAX_DEVICES; i++) {
 		devices[i].index = i + 1;
 		devices[i].vanish_at = devices[i].error_at = SIZE_MAX;
+		devices[i].stall_at = SIZE_MAX;
 		devices[i].leave_after_ms = -1;
 	}
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {

@@ -22,7 +22,7 @@ is "$RC" 2 "emu --devices 0 exits 2"
 err_is "stampdev-emu: --devices: expected 1 to 64, got '0'" "emu --devices message"
 run "$EMU" --fault melt@3 -- true
 is "$RC" 2 "emu bad fault exits 2"
-err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, slow, leave or wait-reset (see --help)" "emu bad fault message"
+err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, stall, slow, leave or wait-reset (see --help)" "emu bad fault message"
 run "$EMU"
 is "$RC" 2 "emu without COMMAND exits 2"
 run emu -- sh -c 'exit 7'
@@ -88,6 +88,11 @@ is "$OUT" "rc=1" "a write error fails the flash"
 err_is "stampdev-emu: 1-1 ($S1): write error (fault) at byte 3000
 station: flash: device 1-1 (serial $S1): device reports errWRITE (device is unable to write memory) during download of alt 'stamp' at byte 2048 of 5000; cleared with DFU_CLRSTATUS, nothing was completed" "dfuERROR message"
 if cmp -s img4k.bin "$ST/dev-1/stamp.bin"; then ok "flash after dfuERROR landed"; else not_ok "flash after dfuERROR landed"; fi
+run emu --state "$ST" --fault stall@4100 -- sh -c "'$STATION' flash --alt stamp img5000.bin; echo rc=\$?; '$STATION' flash --alt stamp img5000.bin"
+is "$RC" 0 "after a stalled DNLOAD the next flash succeeds"
+is "$OUT" "rc=1" "a stalled DNLOAD fails the flash"
+err_is "stampdev-emu: 1-1 ($S1): stalled DNLOAD in dfuDNLOAD-IDLE: stall fault
+station: flash: device 1-1 (serial $S1): device stalled DFU_DNLOAD during download of alt 'stamp' at byte 4096 of 5000" "stalled DNLOAD message"
 # dfu-util leaves the device in dfuERROR; the station clears it first.
 run emu --state "$ST" --fault error@100 -- sh -c "timeout 20 dfu-util -a stamp -D img5000.bin >/dev/null 2>&1; echo dfu-util=\$?; '$STATION' flash --alt stamp img5000.bin"
 is "$RC" 0 "station recovers a device that dfu-util left in dfuERROR"
