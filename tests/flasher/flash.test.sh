@@ -55,6 +55,16 @@ run emu --state "$ST" --devices 2 -- "$STATION" flash --path 1-2 --alt nope img4
 is "$RC" 2 "unknown alt exits 2"
 err_is "station: flash: device 1-2 (serial $S2) has no alt setting 'nope' (it has 'info', 'csr', 'stamp', 'commit', 'lock')" "unknown alt message"
 
+run emu --state "$ST" --devices 2 -- "$STATION" flash --device "$S1" --path 1-2 --alt stamp img4k.bin
+is "$RC" 1 "serial and port that do not match one device exit 1"
+err_is "station: flash: no DFU device with serial $S1 at port 1-2 (see 'station devices')" "serial and port mismatch message"
+cp -r "$ST" "$TMP/clone"; cp "$TMP/clone/dev-1/serial" "$TMP/clone/dev-2/serial"
+run emu --state "$TMP/clone" --devices 2 -- "$STATION" read --device "$S1" --alt info -o x.bin
+is "$RC" 2 "two devices with one serial exit 2"
+err_is "station: read: 2 DFU devices match; choose one with --path PORT (see 'station devices')" "cloned serial message"
+run emu --state "$TMP/clone" --devices 2 -- "$STATION" read --device "$S1" --path 1-2 --alt info -o x.bin
+is "$RC" 0 "a cloned serial is told apart by its port"
+
 # --- round trips (sizes below, at and off the 2048-byte block)
 for img in img4k.bin img5000.bin small.bin; do
 	run emu --state "$ST" --devices 2 -- sh -c "'$STATION' flash --device $S2 --alt stamp $img && '$STATION' read --path 1-2 --alt stamp -o back.bin"
