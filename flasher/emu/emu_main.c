@@ -341,8 +341,8 @@ main(int argc, char *argv[])
 		if (emu_state_device(d, state ? state : tmp_state) != 0)
 			goto out;
 		snprintf(d->sysname, sizeof(d->sysname), "1-%d", d->index);
-		snprintf(d->syspath, sizeof(d->syspath), "/sys/devices/usb1/%s",
-		    d->sysname);
+		snprintf(d->syspath, sizeof(d->syspath), "/sys/devices/usb1/1-%d",
+		    d->index);
 		d->devnum = d->index + 1;
 		snprintf(d->devnode, sizeof(d->devnode), "/dev/bus/usb/001/%03d",
 		    d->devnum);
