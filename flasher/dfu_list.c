@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "flasher/dfu_usb.h"
 
@@ -50,7 +51,15 @@ flasher_open(struct flasher **fl, char err[static FLASHER_ERR_MAX])
 		snprintf(err, FLASHER_ERR_MAX, "out of memory");
 		return -1;
 	}
-	if ((rc = libusb_init(&f->ctx)) != 0) {
+	/* A transient LIBUSB_ERROR_OTHER (the hotplug monitor socket could not
+	 * be set up, seen with many processes starting at once under the
+	 * emulator) is retried a few times before giving up. */
+	for (int tries = 0; (rc = libusb_init(&f->ctx)) == LIBUSB_ERROR_OTHER &&
+	    tries < 5; tries++) {
+		struct timespec pause = { 0, 20 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	if (rc != 0) {
 		snprintf(err, FLASHER_ERR_MAX, "cannot start libusb: %s",
 		    libusb_strerror(rc));
 		free(f);

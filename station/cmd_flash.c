@@ -94,7 +94,7 @@ parse(int argc, char *argv[], int is_read, struct opts *o)
 		station_err("%s: unexpected argument '%s'", verb, argv[optind]);
 		return -1;
 	}
-	if (o->alt == NULL) {
+	if (o->alt == NULL || o->alt[0] == '\0') {
 		station_err("%s: no alt setting: pass --alt NAME (see 'station "
 		    "devices')", verb);
 		return -1;

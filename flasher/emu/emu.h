@@ -108,6 +108,7 @@ struct emu_device {
 
 	/* faults */
 	size_t vanish_at, error_at;   /* byte offsets; SIZE_MAX = off */
+	size_t stall_at;
 	uint32_t slow_ms;             /* bwPollTimeout per block; 0 = fast */
 	bool wait_reset;              /* not manifestation tolerant */
 	uint32_t manifest_ms;         /* its dfuMANIFEST time */

@@ -4,8 +4,10 @@
  *
  * An alt is a small set of hooks (struct emu_alt_ops in emu.h). Today
  * every alt is a raw file kept under the device's state folder: a download
- * is staged in memory and written to the file (new file, fsync, rename)
- * only at manifestation, so an interrupted download leaves the old content;
+ * is staged in memory and written to the file (new file, rename) only at
+ * manifestation, so an interrupted download leaves the old content (the
+ * emulator does not fsync: its files outlive a crash of the emulator, not
+ * of the machine, which is all tests need);
  * an upload returns a snapshot of the file taken when the upload starts.
  * `info` is upload-only: a download to it fails with errTARGET. The stamp
  * profile (info record, CSR keygen, A/B staging and commit) will replace
@@ -73,9 +75,10 @@ raw_manifest(struct emu_alt *alt)
 			goto fail;
 		done += (size_t)n;
 	}
-	if (fsync(fd) != 0)
-		goto fail;
-	close(fd);
+	if (close(fd) != 0) {
+		unlink(tmp);
+		return DFU_ERR_WRITE;
+	}
 	if (rename(tmp, alt->file) != 0) {
 		unlink(tmp);
 		return DFU_ERR_WRITE;

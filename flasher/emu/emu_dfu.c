@@ -116,6 +116,10 @@ dnload(struct emu_device *d, uint16_t block, const uint8_t *data, size_t len)
 	}
 	if (crosses(d->vanish_at, d->offset, len))
 		return vanish(d, "download");
+	if (crosses(d->stall_at, d->offset, len)) {
+		d->stall_at = SIZE_MAX;
+		return stall(d, REQ_DNLOAD, "stall fault");
+	}
 	if (d->pending_status == DFU_OK && crosses(d->error_at, d->offset, len)) {
 		emu_log(d, "write error (fault) at byte %zu", d->error_at);
 		d->error_at = SIZE_MAX;

@@ -81,6 +81,7 @@ usage(FILE *out)
 	    "       vanish@BYTE   unplugged when a transfer reaches byte BYTE\n"
 	    "       error@BYTE    the write of byte BYTE fails (dfuERROR, "
 	    "errWRITE)\n"
+	    "       stall@BYTE    the DNLOAD carrying byte BYTE is stalled (once)\n"
 	    "       slow@MS       every block and manifestation busy for MS ms "
 	    "(dfuDNBUSY)\n"
 	    "       leave@MS      unplugged MS ms after it arrived\n"
@@ -134,6 +135,8 @@ parse_fault(const char *spec)
 			d->vanish_at = (size_t)n;
 		else if (strcmp(name, "error") == 0)
 			d->error_at = (size_t)n;
+		else if (strcmp(name, "stall") == 0)
+			d->stall_at = (size_t)n;
 		else if (strcmp(name, "slow") == 0 && n <= 0xffffff)
 			d->slow_ms = (uint32_t)n;
 		else if (strcmp(name, "leave") == 0)
@@ -148,7 +151,7 @@ parse_fault(const char *spec)
 	return 0;
 bad:
 	fprintf(stderr, "stampdev-emu: bad --fault '%s': expected [K:]KIND@N with "
-	    "KIND vanish, error, slow, leave or wait-reset (see --help)\n", spec);
+	    "KIND vanish, error, stall, slow, leave or wait-reset (see --help)\n", spec);
 	return -1;
 }
 
@@ -192,19 +195,23 @@ arrive(UMockdevTestbed *tb, struct emu_device *d)
 		emu_log(d, "arrived");
 }
 
-/* Unplug ${d}: answer ENODEV, tell clients ("remove"), then drop it. */
+/*
+ * Unplug ${d}: answer ENODEV, tell clients ("remove"), then drop its sysfs
+ * entry. Its ioctl handler stays attached (answering ENODEV) until the
+ * emulator ends: detaching it while a client still has the node open
+ * leaves that client blocked in its ioctl for good. Device nodes are
+ * never reused, so nothing else needs the node.
+ */
 static void
 leave(UMockdevTestbed *tb, struct emu_device *d, bool announce)
 {
 	pthread_mutex_lock(&emu_lock);
 	d->presence = DEV_GONE;
 	d->vanish_pending = false;
-	emu_usb_drop_done(d, NULL);
 	pthread_mutex_unlock(&emu_lock);
 	if (announce)
 		umockdev_testbed_uevent(tb, d->syspath, "remove");
 	umockdev_testbed_remove_device(tb, d->syspath);
-	umockdev_testbed_detach_ioctl(tb, d->devnode, NULL);
 	if (emu_verbose)
 		emu_log(d, "left");
 }
@@ -258,6 +265,7 @@ main(int argc, char *argv[])
 	for (int i = 0; i < EMU_MAX_DEVICES; i++) {
 		devices[i].index = i + 1;
 		devices[i].vanish_at = devices[i].error_at = SIZE_MAX;
+		devices[i].stall_at = SIZE_MAX;
 		devices[i].leave_after_ms = -1;
 	}
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
@@ -306,9 +314,13 @@ main(int argc, char *argv[])
 	if (preload == NULL || strstr(preload, "libumockdev-preload") == NULL) {
 		char *value = preload && *preload ?
 		    g_strdup_printf("%s:%s", preload, PRELOAD) : g_strdup(PRELOAD);
+		char self[PATH_MAX];
+		ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
 		setenv("LD_PRELOAD", value, 1);
 		g_free(value);
-		execv("/proc/self/exe", argv);
+		self[len > 0 ? len : 0] = '\0';
+		execv(len > 0 ? self : "/proc/self/exe", argv);
 		fprintf(stderr, "stampdev-emu: cannot re-execute with %s: %s\n",
 		    PRELOAD, strerror(errno));
 		return 2;
@@ -329,8 +341,8 @@ main(int argc, char *argv[])
 		if (emu_state_device(d, state ? state : tmp_state) != 0)
 			goto out;
 		snprintf(d->sysname, sizeof(d->sysname), "1-%d", d->index);
-		snprintf(d->syspath, sizeof(d->syspath), "/sys/devices/usb1/%s",
-		    d->sysname);
+		snprintf(d->syspath, sizeof(d->syspath), "/sys/devices/usb1/1-%d",
+		    d->index);
 		d->devnum = d->index + 1;
 		snprintf(d->devnode, sizeof(d->devnode), "/dev/bus/usb/001/%03d",
 		    d->devnum);
@@ -381,14 +393,18 @@ out:
 		struct emu_device *d = &devices[i];
 		if (tb && d->presence == DEV_PRESENT)
 			leave(tb, d, false);
+		if (tb && d->presence != DEV_ABSENT)
+			umockdev_testbed_detach_ioctl(tb, d->devnode, NULL);
 	}
 	if (tb)
 		g_object_unref(tb);
 	for (int i = 0; i < ndevices; i++) {
 		if (devices[i].handler)
 			g_object_unref(devices[i].handler);
-		if (devices[i].done)
+		if (devices[i].done) {
+			emu_usb_drop_done(&devices[i], NULL);
 			g_queue_free(devices[i].done);
+		}
 		emu_alts_free(&devices[i]);
 	}
 	if (made_tmp)

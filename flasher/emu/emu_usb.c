@@ -219,6 +219,15 @@ pop_done(GQueue *done, UMockdevIoctlClient *client)
 	return NULL;
 }
 
+static bool
+has_done(GQueue *done, UMockdevIoctlClient *client)
+{
+	for (GList *l = done->head; l != NULL; l = l->next)
+		if (((struct done_urb *)l->data)->client == client)
+			return true;
+	return false;
+}
+
 void
 emu_usb_drop_done(struct emu_device *d, void *client)
 {
@@ -249,7 +258,11 @@ handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
 
 	(void)handler;
 	pthread_mutex_lock(&emu_lock);
-	if (d->presence != DEV_PRESENT) {
+	/* Unplugged: like the kernel (USBDEVFS_CAP_REAP_AFTER_DISCONNECT),
+	 * URBs completed before still come back to REAPURB; then ENODEV. */
+	if (d->presence != DEV_PRESENT &&
+	    ((request != USBDEVFS_REAPURB && request != USBDEVFS_REAPURBNDELAY) ||
+	    !has_done(done, client))) {
 		umockdev_ioctl_client_complete(client, -1, ENODEV);
 		goto out;
 	}
@@ -318,6 +331,7 @@ handle_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client,
 		break;
 	}
 	case USBDEVFS_GETDRIVER:
+	case USBDEVFS_IOCTL:  /* kernel driver queries: there is none */
 		umockdev_ioctl_client_complete(client, -1, ENODATA);
 		break;
 	case USBDEVFS_CLAIMINTERFACE:

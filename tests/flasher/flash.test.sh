@@ -22,7 +22,7 @@ is "$RC" 2 "emu --devices 0 exits 2"
 err_is "stampdev-emu: --devices: expected 1 to 64, got '0'" "emu --devices message"
 run "$EMU" --fault melt@3 -- true
 is "$RC" 2 "emu bad fault exits 2"
-err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, slow, leave or wait-reset (see --help)" "emu bad fault message"
+err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, stall, slow, leave or wait-reset (see --help)" "emu bad fault message"
 run "$EMU"
 is "$RC" 2 "emu without COMMAND exits 2"
 run emu -- sh -c 'exit 7'
@@ -54,6 +54,16 @@ err_is "station: flash: no DFU device with serial NOPE (see 'station devices')" 
 run emu --state "$ST" --devices 2 -- "$STATION" flash --path 1-2 --alt nope img4k.bin
 is "$RC" 2 "unknown alt exits 2"
 err_is "station: flash: device 1-2 (serial $S2) has no alt setting 'nope' (it has 'info', 'csr', 'stamp', 'commit', 'lock')" "unknown alt message"
+
+run emu --state "$ST" --devices 2 -- "$STATION" flash --device "$S1" --path 1-2 --alt stamp img4k.bin
+is "$RC" 1 "serial and port that do not match one device exit 1"
+err_is "station: flash: no DFU device with serial $S1 at port 1-2 (see 'station devices')" "serial and port mismatch message"
+cp -r "$ST" "$TMP/clone"; cp "$TMP/clone/dev-1/serial" "$TMP/clone/dev-2/serial"
+run emu --state "$TMP/clone" --devices 2 -- "$STATION" read --device "$S1" --alt info -o x.bin
+is "$RC" 2 "two devices with one serial exit 2"
+err_is "station: read: 2 DFU devices match; choose one with --path PORT (see 'station devices')" "cloned serial message"
+run emu --state "$TMP/clone" --devices 2 -- "$STATION" read --device "$S1" --path 1-2 --alt info -o x.bin
+is "$RC" 0 "a cloned serial is told apart by its port"
 
 # --- round trips (sizes below, at and off the 2048-byte block)
 for img in img4k.bin img5000.bin small.bin; do
@@ -88,6 +98,11 @@ is "$OUT" "rc=1" "a write error fails the flash"
 err_is "stampdev-emu: 1-1 ($S1): write error (fault) at byte 3000
 station: flash: device 1-1 (serial $S1): device reports errWRITE (device is unable to write memory) during download of alt 'stamp' at byte 2048 of 5000; cleared with DFU_CLRSTATUS, nothing was completed" "dfuERROR message"
 if cmp -s img4k.bin "$ST/dev-1/stamp.bin"; then ok "flash after dfuERROR landed"; else not_ok "flash after dfuERROR landed"; fi
+run emu --state "$ST" --fault stall@4100 -- sh -c "'$STATION' flash --alt stamp img5000.bin; echo rc=\$?; '$STATION' flash --alt stamp img5000.bin"
+is "$RC" 0 "after a stalled DNLOAD the next flash succeeds"
+is "$OUT" "rc=1" "a stalled DNLOAD fails the flash"
+err_is "stampdev-emu: 1-1 ($S1): stalled DNLOAD in dfuDNLOAD-IDLE: stall fault
+station: flash: device 1-1 (serial $S1): device stalled DFU_DNLOAD during download of alt 'stamp' at byte 4096 of 5000" "stalled DNLOAD message"
 # dfu-util leaves the device in dfuERROR; the station clears it first.
 run emu --state "$ST" --fault error@100 -- sh -c "timeout 20 dfu-util -a stamp -D img5000.bin >/dev/null 2>&1; echo dfu-util=\$?; '$STATION' flash --alt stamp img5000.bin"
 is "$RC" 0 "station recovers a device that dfu-util left in dfuERROR"
