@@ -450,6 +450,33 @@ stamp_find(struct stamp_cursor *c, uint16_t type, struct stamp_record *rec)
 	return 0;
 }
 
+void
+stamp_marker(const struct stamp_view *v, uint8_t out[STAMP_MARKER_LEN])
+{
+	uint32_t words[2] = { STAMP_MAGIC_MARKER, v->generation };
+
+	for (size_t i = 0; i < 8; i++)
+		out[i] = (uint8_t)(words[i / 4] >> (8 * (i % 4)));
+	memcpy(out + 8, v->digest, 8);
+}
+
+int
+stamp_marker_matches(const struct stamp_view *v, const uint8_t *unit,
+    size_t unit_len)
+{
+	uint8_t want[STAMP_MARKER_LEN];
+
+	if (v->digest == NULL || unit_len != v->write_unit)
+		return 0;
+	stamp_marker(v, want);
+	if (memcmp(unit, want, sizeof(want)) != 0)
+		return 0;
+	for (size_t i = sizeof(want); i < unit_len; i++)
+		if (unit[i] != 0xff)
+			return 0;
+	return 1;
+}
+
 int
 stamp_secret_context(const struct stamp_crypto *crypto, const uint8_t eph[65],
     const uint8_t transport_pub[65], uint16_t type, uint8_t out[32])

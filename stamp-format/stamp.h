@@ -290,6 +290,21 @@ int stamp_secret_open(const struct stamp_record *rec,
     const uint8_t transport_pub[65], const struct stamp_crypto *crypto,
     uint8_t *out, size_t cap, size_t *out_len, struct stamp_error *err);
 
+/*
+ * stamp_marker(v, out): the commit marker of the checked image ${v}
+ * (SPEC.md section 4): "SCOM", generation, the first 8 digest bytes.
+ * Firmware programs it, 0xFF-padded, into the slot's last write unit.
+ */
+void stamp_marker(const struct stamp_view *v, uint8_t out[STAMP_MARKER_LEN]);
+
+/*
+ * stamp_marker_matches(v, unit, unit_len): 1 if the slot's last write unit
+ * ${unit} (${unit_len} bytes, the image's write unit) is the commit marker
+ * of ${v} followed by 0xFF, else 0 (erased, torn, or another image's).
+ */
+int stamp_marker_matches(const struct stamp_view *v, const uint8_t *unit,
+    size_t unit_len);
+
 static inline uint16_t
 stamp_le16(const uint8_t *p)
 {

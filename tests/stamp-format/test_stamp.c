@@ -461,6 +461,48 @@ messages(void **state)
 	assert_int_equal(err.code, STAMP_E_ORDER);
 }
 
+/* The A/B commit marker: matches its image only, and no torn write of it
+ * (a prefix programmed, the rest still erased) matches. */
+static void
+commit_marker(void **state)
+{
+	static uint8_t buf[CAP];
+	uint8_t unit[32], marker[STAMP_MARKER_LEN];
+	struct stamp_view v, w;
+	struct stamp_error err;
+	size_t len;
+
+	(void)state;
+	len = minimal(buf, 0, 32);
+	assert_int_equal(stamp_read(&v, buf, len, &crypto, NULL, &err), 0);
+	stamp_marker(&v, marker);
+	assert_memory_equal(marker, "SCOM\5\0\0\0", 8);
+	assert_memory_equal(marker + 8, v.digest, 8);
+	memset(unit, 0xff, sizeof(unit));
+	assert_int_equal(stamp_marker_matches(&v, unit, 32), 0);
+	for (size_t n = 0; n < STAMP_MARKER_LEN; n++) {
+		memcpy(unit, marker, n);
+		assert_int_equal(stamp_marker_matches(&v, unit, 32), 0);
+	}
+	memcpy(unit, marker, STAMP_MARKER_LEN);
+	assert_int_equal(stamp_marker_matches(&v, unit, 32), 1);
+	assert_int_equal(stamp_marker_matches(&v, unit, 16), 0);
+	unit[31] = 0;
+	assert_int_equal(stamp_marker_matches(&v, unit, 32), 0);
+	unit[31] = 0xff;
+	/* The next generation's image does not match this marker. */
+	{
+		struct stamp_builder b;
+
+		stamp_build_begin(&b, buf, CAP, 6, 0, 32);
+		stamp_build_add(&b, STAMP_T_HARDWARE_ID, 1, "HW-1", 4);
+		stamp_build_add(&b, STAMP_T_SERIAL_NUMBER, 1, "SN-1", 4);
+		len = sign(&b);
+	}
+	assert_int_equal(stamp_read(&w, buf, len, &crypto, NULL, &err), 0);
+	assert_int_equal(stamp_marker_matches(&w, unit, 32), 0);
+}
+
 int
 main(void)
 {
@@ -476,6 +518,7 @@ main(void)
 		cmocka_unit_test(builder_errors),
 		cmocka_unit_test(odd_address),
 		cmocka_unit_test(messages),
+		cmocka_unit_test(commit_marker),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
