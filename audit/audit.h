@@ -16,7 +16,8 @@
  *
  * Conventions: functions return 0 on success and -1 on error, with the
  * message in audit_error(a) (or in ${err} where there is no handle yet);
- * lookups return 1 for "not found". Text arguments are NUL-terminated
+ * lookups return 1 for "not found". A handle is for one thread at a time.
+ * Text arguments are NUL-terminated
  * UTF-8; NULL means "none" where documented. Every mutating call is its own
  * durable transaction unless made between audit_begin() and audit_commit().
  */
@@ -276,7 +277,8 @@ struct audit_allocation {
 	const char *serial;        /* unique forever */
 	const char *claim_id;      /* unique forever */
 	const char *hardware_id;   /* NULL: not known; else unique among the
-	                              devices not failed or voided */
+	                              live devices (not failed, voided or
+	                              revoked) */
 	const char *order_id;      /* NULL, or an order added before */
 	const char *key_mode;      /* "device", "token", "host", ... */
 };
@@ -337,7 +339,7 @@ int audit_device_get(struct audit *a, const char *serial,
     struct audit_device *d);
 
 /* audit_device_by_hardware(a, hardware_id, d): the device holding
- * ${hardware_id} (not failed or voided): 0, 1 if none, -1. */
+ * ${hardware_id} (not failed, voided or revoked): 0, 1 if none, -1. */
 int audit_device_by_hardware(struct audit *a, const char *hardware_id,
     struct audit_device *d);
 

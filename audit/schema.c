@@ -95,7 +95,7 @@ static const char schema_v1[] =
 	"  updated_us INTEGER NOT NULL,"
 	"  last_seq INTEGER NOT NULL);"
 	"CREATE UNIQUE INDEX devices_hardware ON devices (hardware_id)"
-	"  WHERE hardware_id IS NOT NULL AND state NOT IN ('failed', 'voided');"
+	"  WHERE hardware_id IS NOT NULL AND state NOT IN ('failed', 'voided', 'revoked');"
 	"CREATE INDEX devices_state ON devices (state);"
 	"CREATE INDEX devices_order ON devices (order_id);"
 	"CREATE TABLE cert_serials ("

@@ -164,7 +164,15 @@ lifecycle_and_refusals(void **state)
 	    NULL), -1);
 	assert_int_equal(audit_device_get(a, "SN-1", &d), 0);
 	assert_int_equal(d.state, AUDIT_FAILED);
-	assert_string_equal(d.reason, "keygen timeout");
+	/* The failed device's certificate can still be revoked although its
+	 * hardware now belongs to SN-2. */
+	failed.to = AUDIT_REVOKED;
+	failed.reason = "failed after issue";
+	assert_int_equal(audit_device_transition(a, "SN-1", &failed, "officer",
+	    NULL, 0, NULL), 0);
+	assert_int_equal(audit_device_get(a, "SN-1", &d), 0);
+	assert_int_equal(d.state, AUDIT_REVOKED);
+	assert_string_equal(d.reason, "failed after issue");
 	assert_string_equal(d.cert_serial, "01ab");
 	assert_int_equal(d.cert_der_len, sizeof(cert));
 	assert_int_equal(audit_device_get(a, "SN-9", &d), 1);
