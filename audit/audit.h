@@ -430,7 +430,8 @@ struct audit_verify_result {
 /*
  * audit_verify(path, pubkey_pem, anchor, r): verify the database at ${path}
  * without changing it: the hash chain, every checkpoint's signature under
- * ${pubkey_pem} (NULL: the keys recorded in the database, which proves
+ * ${pubkey_pem} (one or more concatenated PEM public keys, e.g. before and
+ * after a key rotation; NULL: the keys recorded in the database, which proves
  * nothing against someone who could rewrite it; r->key_from_db says so),
  * the inventory replay, and, if ${anchor} is not NULL, that the log still
  * holds the anchor's head. Returns 0 when it could run (verdict in ${r}), -1

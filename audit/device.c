@@ -20,9 +20,9 @@
  *
  * "revoked" needs a certificate. A hardware id belongs to at most one live
  * device (not failed, voided or revoked). Serials, claim ids and
- * certificate serials are never reused: rows are never deleted (trigger), identity columns
- * never change (trigger), and every certificate serial ever issued stays in
- * cert_serials.
+ * certificate serials are never reused: rows are never deleted (trigger),
+ * identity columns never change (trigger), and every certificate serial
+ * ever issued stays in cert_serials.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -56,6 +56,7 @@ usage(FILE *out)
 	    "  anchor   write the latest signed checkpoint to FILE, to keep off "
 	    "the station\n"
 	    "  report   write a self-contained HTML report (verification first)\n"
+	    "  --key PEM    one or more audit public keys (concatenated after a rotation)\n"
 	    "  --db FILE    the database (default: [audit] database of the home)\n"
 	    "  --home DIR   the station home (default $STATION_HOME)\n"
 	    "Exit codes: 0 intact / done, 1 tampered or failed, 2 usage or "

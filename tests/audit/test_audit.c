@@ -276,6 +276,26 @@ raw_signatures_and_wrong_keys(void **state)
 	assert_int_equal(audit_verify(path, NULL, NULL, &r), 0);
 	assert_int_equal(r.verdict, AUDIT_INTACT);
 	assert_true(r.key_from_db);
+	/* Key rotation: checkpoints under two keys verify with both. */
+	{
+		char both[4096];
+		struct audit *b;
+
+		b = audit_open(path, "ST-UNIT", err);
+		assert_non_null(b);
+		assert_int_equal(audit_set_signer(b, softkey_sign, &other,
+		    other.pem, "officer"), 0);
+		assert_int_equal(audit_append(b, "op", "bench.x", "s", NULL, 0,
+		    NULL), 0);
+		assert_int_equal(audit_checkpoint(b), 0);
+		audit_close(b);
+		assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+		assert_int_equal(r.verdict, AUDIT_TAMPERED);
+		snprintf(both, sizeof(both), "%s%s", key.pem, other.pem);
+		assert_int_equal(audit_verify(path, both, NULL, &r), 0);
+		assert_int_equal(r.verdict, AUDIT_INTACT);
+		assert_int_equal(r.checkpoints, 2);
+	}
 	/* Anchors: canonical text round trip; one changed byte refused. */
 	n = audit_anchor_format(&cp, text, sizeof(text));
 	assert_true(n > 0);
