@@ -482,6 +482,9 @@ audit_verify(const char *path, const char *pubkey_pem,
 		goto cleanup;
 	}
 	ret = 0;
+	/* One read transaction: on a running station, every step sees the
+	 * same snapshot (WAL), so a device appended meanwhile is no finding. */
+	sqlite3_exec(v.db, "BEGIN", NULL, NULL, NULL);
 	t0 = seconds();
 	if (check_schema(&v) != 0 || load_checkpoints(&v) != 0 ||
 	    audit_replay_init(&v.rp, v.db) != 0) {
@@ -507,6 +510,7 @@ done:
 	if (r->verdict == AUDIT_TAMPERED)
 		r->unsealed = r->head_seq > r->sealed_seq ?
 		    r->head_seq - r->sealed_seq : 0;
+	sqlite3_exec(v.db, "COMMIT", NULL, NULL, NULL);
 cleanup:
 	audit_replay_free(&v.rp);
 	sqlite3_close(v.db);

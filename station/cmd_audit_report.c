@@ -215,6 +215,24 @@ tally_table(FILE *out, const struct tallies *ts, const char *head)
 }
 
 static int
+order_row(void *ctx, const struct audit_order *o)
+{
+	struct report *r = ctx;
+
+	fputs("<tr><td>", r->out);
+	esc(r->out, o->order_id);
+	fputs("</td><td>", r->out);
+	esc(r->out, o->product);
+	fprintf(r->out, "</td><td>%llu</td><td>%llu..%llu</td><td>%llu</td>"
+	    "<td>%lld</td></tr>\n", (unsigned long long)o->quantity,
+	    (unsigned long long)o->serial_first,
+	    (unsigned long long)o->serial_last,
+	    (unsigned long long)o->allocated,
+	    (long long)o->quantity - (long long)o->allocated);
+	return 0;
+}
+
+static int
 count_checkpoint(void *ctx, const struct audit_checkpoint *c)
 {
 	(void)c;
@@ -321,7 +339,12 @@ write_report(struct report *r, struct audit *a, const char *db,
 	fputs("<h2>Per operator</h2>\n", out);
 	tally_table(out, &r->actors, "<th>actor</th><th>device events</th>"
 	    "<th>done</th><th>failed</th><th>other events</th>");
-	fputs("<h2>Per order</h2>\n", out);
+	fputs("<h2>Orders</h2>\n<table><tr><th>order</th><th>product</th>"
+	    "<th>quantity</th><th>serial block</th><th>allocated</th>"
+	    "<th>left</th></tr>\n", out);
+	if (audit_orders(a, order_row, r) != 0)
+		return -1;
+	fputs("</table>\n<h2>Per order</h2>\n", out);
 	tally_table(out, &r->orders, "<th>order</th><th>devices</th><th>done</th>"
 	    "<th>failed</th><th>voided or revoked</th>");
 	if (audit_checkpoints(a, count_checkpoint, r) != 0)

@@ -96,6 +96,24 @@ is "$RC" 1 "verify: edited device row exits 1"
 contains "$OUT" "result: TAMPERED: device $serial: column state differs from what its events say" "verify: names the device and column"
 contains "$OUT" "first bad event: " "verify: names the first bad event"
 
+# Not a database at all, or an empty file: a finding, exit 1.
+echo "garbage" > "$TMP/garbage.db"
+run "$STATION" audit verify --db "$TMP/garbage.db" --key "$TMP/audit.pub"
+is "$RC" 1 "verify: a file that is no database exits 1"
+contains "$OUT" "result: TAMPERED: not a readable SQLite database: file is not a database" "verify: not a database message"
+
+# Verifying a station that is writing: one snapshot, no false finding.
+cp "$DB" "$TMP/live.db"
+"$MKLOG" --db "$TMP/live.db" --station ST-TEST --key "$TMP/audit.key" --devices 40 --every 20 \
+	--first 200 >/dev/null &
+writer=$!
+bad=0
+for _ in 1 2 3 4 5 6 7 8; do
+	"$STATION" audit verify --db "$TMP/live.db" --key "$TMP/audit.pub" >/dev/null || bad=$((bad + 1))
+done
+wait "$writer"
+is "$bad" 0 "verify while the station writes: no false finding"
+
 # show
 n=$(sqlite3 "$DB" "SELECT count(*) FROM events WHERE subject = 'SN-00000003'")
 run "$STATION" audit show --db "$DB" --serial SN-00000003
