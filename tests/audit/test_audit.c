@@ -306,6 +306,51 @@ raw_signatures_and_wrong_keys(void **state)
 	softkey_free(&other);
 }
 
+static int flaky_ok;  /* signatures the flaky signer still gives */
+
+static int
+flaky_sign(void *ctx, const uint8_t digest[static 32], uint8_t *sig,
+    size_t *sig_len)
+{
+	if (flaky_ok == 0)
+		return -1;
+	flaky_ok--;
+	return softkey_sign(ctx, digest, sig, sig_len);
+}
+
+static void
+failed_checkpoint_keeps_events(void **state)
+{
+	char path[300], err[AUDIT_ERR_MAX];
+	struct audit_verify_result r;
+	struct audit *a;
+	uint64_t seq;
+
+	(void)state;
+	fresh(path, sizeof(path));
+	a = audit_open(path, "ST-UNIT", err);
+	assert_non_null(a);
+	audit_set_checkpoint_every(a, 2);
+	flaky_ok = 1;  /* the test signature only */
+	assert_int_equal(audit_set_signer(a, flaky_sign, &key, key.pem,
+	    "officer"), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(audit_append(a, "op", "bench.x", "s", NULL, 0,
+		    &seq), 0);
+	assert_non_null(audit_checkpoint_error(a));
+	assert_string_equal(audit_checkpoint_error(a), "the audit key did not "
+	    "sign the checkpoint");
+	assert_int_equal(audit_checkpoint(a), -1);
+	flaky_ok = 10;  /* the HSM is back: the next commit seals */
+	assert_int_equal(audit_append(a, "op", "bench.x", "s", NULL, 0, &seq), 0);
+	assert_null(audit_checkpoint_error(a));
+	audit_close(a);
+	assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+	assert_int_equal(r.verdict, AUDIT_INTACT);
+	assert_int_equal(r.head_seq, seq);
+	assert_int_equal(r.unsealed, 0);
+}
+
 static void
 device_row_edit_caught(void **state)
 {
@@ -342,6 +387,7 @@ main(void)
 		cmocka_unit_test(append_only_and_station),
 		cmocka_unit_test(batches_and_checkpoints),
 		cmocka_unit_test(raw_signatures_and_wrong_keys),
+		cmocka_unit_test(failed_checkpoint_keeps_events),
 		cmocka_unit_test(device_row_edit_caught),
 	};
 	char cmd[300];
