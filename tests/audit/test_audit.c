@@ -306,6 +306,64 @@ raw_signatures_and_wrong_keys(void **state)
 	softkey_free(&other);
 }
 
+static void
+orders_and_deny_list(void **state)
+{
+	char path[300];
+	struct audit *a = open_signed(path, sizeof(path), 1000);
+	struct audit_order o = { .quantity = 2, .serial_first = 10,
+	    .serial_last = 11 }, got;
+	struct audit_allocation al = { "SN-10", "CLM-10", NULL, "ORD-1", "token" };
+	struct audit_deny e;
+	struct audit_verify_result r;
+	sqlite3 *db;
+
+	(void)state;
+	strcpy(o.order_id, "ORD-1");
+	strcpy(o.product, "Sensor");
+	assert_int_equal(audit_order_add(a, &o, (const uint8_t *)"signed", 6,
+	    "officer"), 0);
+	assert_int_equal(audit_order_add(a, &o, (const uint8_t *)"signed", 6,
+	    "officer"), -1);
+	o.quantity = 3;  /* does not fit its serial block */
+	strcpy(o.order_id, "ORD-2");
+	assert_int_equal(audit_order_add(a, &o, NULL, 0, "officer"), -1);
+	al.order_id = "ORD-9";
+	assert_int_equal(audit_device_allocate(a, &al, "op", NULL, 0, NULL), -1);
+	al.order_id = "ORD-1";
+	assert_int_equal(audit_device_allocate(a, &al, "op", NULL, 0, NULL), 0);
+	assert_int_equal(audit_order_get(a, "ORD-1", &got), 0);
+	assert_int_equal(got.allocated, 1);
+	assert_int_equal(got.document_len, 6);
+	assert_int_equal(audit_deny_add(a, "hardware_id", "HW-X", "stolen",
+	    "officer"), 0);
+	assert_int_equal(audit_deny_add(a, "hardware_id", "HW-X", "stolen",
+	    "officer"), -1);
+	assert_int_equal(audit_deny_add(a, "Bad Kind", "HW-Y", "x", "officer"),
+	    -1);
+	assert_int_equal(audit_deny_get(a, "hardware_id", "HW-X", &e), 0);
+	assert_string_equal(e.reason, "stolen");
+	assert_int_equal(audit_deny_add(a, "serial", "SN-10", "QA", "officer"), 0);
+	assert_int_equal(audit_deny_remove(a, "serial", "SN-10", "error",
+	    "officer"), 0);
+	assert_int_equal(audit_deny_get(a, "serial", "SN-10", &e), 1);
+	assert_int_equal(audit_deny_remove(a, "serial", "SN-10", "again",
+	    "officer"), -1);
+	assert_int_equal(audit_checkpoint(a), 0);
+	audit_close(a);
+	assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+	assert_int_equal(r.verdict, AUDIT_INTACT);
+	/* An entry lifted from the deny list behind the log's back. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM deny_list", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+	assert_int_equal(r.verdict, AUDIT_TAMPERED);
+	assert_string_equal(r.problem, "deny-list entry HW-X: the table differs "
+	    "from what the events say");
+}
+
 static int flaky_ok;  /* signatures the flaky signer still gives */
 
 static int
@@ -387,6 +445,7 @@ main(void)
 		cmocka_unit_test(append_only_and_station),
 		cmocka_unit_test(batches_and_checkpoints),
 		cmocka_unit_test(raw_signatures_and_wrong_keys),
+		cmocka_unit_test(orders_and_deny_list),
 		cmocka_unit_test(failed_checkpoint_keeps_events),
 		cmocka_unit_test(device_row_edit_caught),
 	};
