@@ -344,7 +344,9 @@ int audit_device_by_hardware(struct audit *a, const char *hardware_id,
     struct audit_device *d);
 
 /* audit_devices(a, state, cb, ctx): each device in ${state} (AUDIT_NONE:
- * all), by serial; a non-zero return of ${cb} stops and is returned. */
+ * all), by serial; a non-zero return of ${cb} stops and is returned.
+ * ${cb} must not change the database (recovery: collect the serials, then
+ * make the transitions). */
 int audit_devices(struct audit *a, enum audit_state state,
     int (*cb)(void *ctx, const struct audit_device *d), void *ctx);
 
