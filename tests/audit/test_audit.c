@@ -208,6 +208,15 @@ append_only_and_station(void **state)
 	assert_null(audit_open(path, "ST-OTHER", err));
 	assert_non_null(strstr(err, "belongs to station 'ST-UNIT', not "
 	    "'ST-OTHER'"));
+	/* Someone else's database is left alone. */
+	fresh(path, 300);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE mine (x)", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(audit_open(path, "ST-UNIT", err));
+	assert_non_null(strstr(err, "not a station database (it holds other "
+	    "tables)"));
 }
 
 static void
