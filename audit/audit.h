@@ -16,7 +16,8 @@
  *
  * Conventions: functions return 0 on success and -1 on error, with the
  * message in audit_error(a) (or in ${err} where there is no handle yet);
- * lookups return 1 for "not found". Text arguments are NUL-terminated
+ * lookups return 1 for "not found". A handle is for one thread at a time.
+ * Text arguments are NUL-terminated
  * UTF-8; NULL means "none" where documented. Every mutating call is its own
  * durable transaction unless made between audit_begin() and audit_commit().
  */
@@ -276,7 +277,8 @@ struct audit_allocation {
 	const char *serial;        /* unique forever */
 	const char *claim_id;      /* unique forever */
 	const char *hardware_id;   /* NULL: not known; else unique among the
-	                              devices not failed or voided */
+	                              live devices (not failed, voided or
+	                              revoked) */
 	const char *order_id;      /* NULL, or an order added before */
 	const char *key_mode;      /* "device", "token", "host", ... */
 };
@@ -337,12 +339,14 @@ int audit_device_get(struct audit *a, const char *serial,
     struct audit_device *d);
 
 /* audit_device_by_hardware(a, hardware_id, d): the device holding
- * ${hardware_id} (not failed or voided): 0, 1 if none, -1. */
+ * ${hardware_id} (not failed, voided or revoked): 0, 1 if none, -1. */
 int audit_device_by_hardware(struct audit *a, const char *hardware_id,
     struct audit_device *d);
 
 /* audit_devices(a, state, cb, ctx): each device in ${state} (AUDIT_NONE:
- * all), by serial; a non-zero return of ${cb} stops and is returned. */
+ * all), by serial; a non-zero return of ${cb} stops and is returned.
+ * ${cb} must not change the database (recovery: collect the serials, then
+ * make the transitions). */
 int audit_devices(struct audit *a, enum audit_state state,
     int (*cb)(void *ctx, const struct audit_device *d), void *ctx);
 
@@ -428,7 +432,8 @@ struct audit_verify_result {
 /*
  * audit_verify(path, pubkey_pem, anchor, r): verify the database at ${path}
  * without changing it: the hash chain, every checkpoint's signature under
- * ${pubkey_pem} (NULL: the keys recorded in the database, which proves
+ * ${pubkey_pem} (one or more concatenated PEM public keys, e.g. before and
+ * after a key rotation; NULL: the keys recorded in the database, which proves
  * nothing against someone who could rewrite it; r->key_from_db says so),
  * the inventory replay, and, if ${anchor} is not NULL, that the log still
  * holds the anchor's head. Returns 0 when it could run (verdict in ${r}), -1

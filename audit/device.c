@@ -18,10 +18,11 @@
  *   voided      -> revoked                               (had a certificate)
  *   revoked     -> (final)
  *
- * "revoked" needs a certificate. Serials, claim ids and certificate serials
- * are never reused: rows are never deleted (trigger), identity columns
- * never change (trigger), and every certificate serial ever issued stays in
- * cert_serials.
+ * "revoked" needs a certificate. A hardware id belongs to at most one live
+ * device (not failed, voided or revoked). Serials, claim ids and
+ * certificate serials are never reused: rows are never deleted (trigger),
+ * identity columns never change (trigger), and every certificate serial
+ * ever issued stays in cert_serials.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,7 +403,7 @@ audit_device_by_hardware(struct audit *a, const char *hardware_id,
     struct audit_device *d)
 {
 	return device_one(a, "SELECT " DEVICE_COLUMNS " FROM devices WHERE "
-	    "hardware_id = ? AND state NOT IN ('failed', 'voided')",
+	    "hardware_id = ? AND state NOT IN ('failed', 'voided', 'revoked')",
 	    hardware_id, d);
 }
 

@@ -103,6 +103,12 @@ void *audit_key_load(const char *pem, uint8_t key_id[static AUDIT_HASH_LEN],
     char err[static AUDIT_ERR_MAX]);
 void audit_key_free(void *key);
 
+/* audit_keys_load(pem, keys, ids, max, n, err): every public key of a
+ * file of concatenated PEM blocks (keys before and after a rotation). */
+int audit_keys_load(const char *pem, void *keys[],
+    uint8_t ids[][AUDIT_HASH_LEN], size_t max, size_t *n,
+    char err[static AUDIT_ERR_MAX]);
+
 /* audit_sig_check(key, digest, sig, len): 0 if valid. */
 int audit_sig_check(void *key, const uint8_t digest[static AUDIT_HASH_LEN],
     const uint8_t *sig, size_t len);

@@ -52,6 +52,46 @@ fail:
 	return NULL;
 }
 
+int
+audit_keys_load(const char *pem, void *keys[], uint8_t ids[][AUDIT_HASH_LEN],
+    size_t max, size_t *n, char err[static AUDIT_ERR_MAX])
+{
+	const char *p = pem;
+	char *one;
+
+	*n = 0;
+	while ((p = strstr(p, "-----BEGIN")) != NULL) {
+		const char *end = strstr(p, "-----END");
+
+		if (end == NULL || (end = strchr(end + 8, '\n')) == NULL)
+			end = p + strlen(p);
+		if (*n == max) {
+			snprintf(err, AUDIT_ERR_MAX, "more than %zu keys", max);
+			goto fail;
+		}
+		if ((one = strndup(p, (size_t)(end - p))) == NULL) {
+			snprintf(err, AUDIT_ERR_MAX, "out of memory");
+			goto fail;
+		}
+		keys[*n] = audit_key_load(one, ids[*n], err);
+		free(one);
+		if (keys[*n] == NULL)
+			goto fail;
+		(*n)++;
+		p = end;
+	}
+	if (*n == 0) {
+		snprintf(err, AUDIT_ERR_MAX, "not a PEM public key (expected "
+		    "'-----BEGIN PUBLIC KEY-----')");
+		return -1;
+	}
+	return 0;
+fail:
+	while (*n > 0)
+		audit_key_free(keys[--(*n)]);
+	return -1;
+}
+
 void
 audit_key_free(void *key)
 {

@@ -173,6 +173,23 @@ cleanup:
 	return audit_tx_end(a, rc);
 }
 
+/* Whether the station row is missing; a->err is set if that is unknown. */
+static bool
+station_missing(struct audit *a)
+{
+	sqlite3_stmt *st = NULL;
+	bool missing = false;
+
+	a->err[0] = '\0';
+	if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM station", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		audit_sqlfail(a, "cannot read the station identity");
+	else
+		missing = sqlite3_column_int(st, 0) == 0;
+	sqlite3_finalize(st);
+	return missing;
+}
+
 struct audit *
 audit_open(const char *path, const char *station_id,
     char err[static AUDIT_ERR_MAX])
@@ -201,6 +218,11 @@ audit_open(const char *path, const char *station_id,
 		goto fail;
 	}
 	if (audit_migrate(a, &created) != 0)
+		goto fail;
+	/* Created, or killed between the schema and the station row: the
+	 * station row and event 1 are one transaction, so either both or
+	 * neither exist. */
+	if ((created = created || station_missing(a)) && a->err[0] != '\0')
 		goto fail;
 	if (created) {
 		if (station_id == NULL) {

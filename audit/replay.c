@@ -22,7 +22,7 @@ static const char temp_schema[] =
 	"BLOB, reason TEXT, created_us INTEGER, updated_us INTEGER, last_seq "
 	"INTEGER);"
 	"CREATE UNIQUE INDEX temp.r_devices_hw ON r_devices (hardware_id) WHERE "
-	"hardware_id IS NOT NULL AND state NOT IN ('failed', 'voided');"
+	"hardware_id IS NOT NULL AND state NOT IN ('failed', 'voided', 'revoked');"
 	"CREATE TEMP TABLE r_certs (cert_serial TEXT PRIMARY KEY, serial TEXT);"
 	"CREATE TEMP TABLE r_orders (order_id TEXT PRIMARY KEY, product TEXT, "
 	"quantity INTEGER, serial_first INTEGER, serial_last INTEGER, document "

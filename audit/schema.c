@@ -95,7 +95,7 @@ static const char schema_v1[] =
 	"  updated_us INTEGER NOT NULL,"
 	"  last_seq INTEGER NOT NULL);"
 	"CREATE UNIQUE INDEX devices_hardware ON devices (hardware_id)"
-	"  WHERE hardware_id IS NOT NULL AND state NOT IN ('failed', 'voided');"
+	"  WHERE hardware_id IS NOT NULL AND state NOT IN ('failed', 'voided', 'revoked');"
 	"CREATE INDEX devices_state ON devices (state);"
 	"CREATE INDEX devices_order ON devices (order_id);"
 	"CREATE TABLE cert_serials ("
@@ -139,6 +139,21 @@ audit_migrate(struct audit *a, bool *created)
 		goto cleanup;
 	}
 	*created = version == 0;
+	if (version == 0) {
+		/* Never move into someone else's database. */
+		if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM sqlite_master",
+		    -1, &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+			audit_sqlfail(a, "cannot read the schema");
+			goto cleanup;
+		}
+		if (sqlite3_column_int(st, 0) != 0) {
+			audit_fail(a, "not a station database (it holds other "
+			    "tables); check [audit] database");
+			goto cleanup;
+		}
+		sqlite3_finalize(st);
+		st = NULL;
+	}
 	for (size_t v = (size_t)version; v < NMIGRATIONS; v++) {
 		if (sqlite3_exec(a->db, migrations[v], NULL, NULL, NULL) !=
 		    SQLITE_OK) {

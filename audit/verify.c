@@ -34,8 +34,9 @@ struct verifier {
 	char station_id[AUDIT_STATION_ID_MAX + 1];
 	struct audit_checkpoint *cps;
 	size_t ncps;
-	void *given_key;                  /* from --key, or NULL */
-	uint8_t given_id[AUDIT_HASH_LEN];
+	void *given[KEYS_MAX];            /* from --key; none: n_given 0 */
+	uint8_t given_ids[KEYS_MAX][AUDIT_HASH_LEN];
+	size_t n_given;
 	void *keys[KEYS_MAX];             /* from audit.key events */
 	uint8_t key_ids[KEYS_MAX][AUDIT_HASH_LEN];
 	size_t nkeys;
@@ -363,9 +364,12 @@ cleanup:
 static void *
 key_for(struct verifier *v, const uint8_t key_id[static AUDIT_HASH_LEN])
 {
-	if (v->given_key)
-		return memcmp(key_id, v->given_id, AUDIT_HASH_LEN) == 0 ?
-		    v->given_key : NULL;
+	if (v->n_given) {
+		for (size_t i = 0; i < v->n_given; i++)
+			if (memcmp(key_id, v->given_ids[i], AUDIT_HASH_LEN) == 0)
+				return v->given[i];
+		return NULL;
+	}
 	for (size_t i = 0; i < v->nkeys; i++)
 		if (memcmp(key_id, v->key_ids[i], AUDIT_HASH_LEN) == 0)
 			return v->keys[i];
@@ -383,7 +387,7 @@ check_signature(struct verifier *v, const struct audit_checkpoint *c,
 
 	if ((key = key_for(v, c->key_id)) == NULL)
 		return bad(v, c->head_seq, "%s at event %llu: signed by a key %s",
-		    what, (unsigned long long)c->head_seq, v->given_key ?
+		    what, (unsigned long long)c->head_seq, v->n_given ?
 		    "other than the one given" : "the log does not introduce");
 	if (audit_checkpoint_message(c, &msg, &len) != 0)
 		return bad(v, c->head_seq, "out of memory");
@@ -465,8 +469,8 @@ audit_verify(const char *path, const char *pubkey_pem,
 		    "file (check --db or --home)", path);
 		return -1;
 	}
-	if (pubkey_pem != NULL &&
-	    (v.given_key = audit_key_load(pubkey_pem, v.given_id, err)) == NULL) {
+	if (pubkey_pem != NULL && audit_keys_load(pubkey_pem, v.given,
+	    v.given_ids, KEYS_MAX, &v.n_given, err) != 0) {
 		snprintf(r->problem, sizeof(r->problem), "audit key: %s", err);
 		return -1;
 	}
@@ -478,6 +482,9 @@ audit_verify(const char *path, const char *pubkey_pem,
 		goto cleanup;
 	}
 	ret = 0;
+	/* One read transaction: on a running station, every step sees the
+	 * same snapshot (WAL), so a device appended meanwhile is no finding. */
+	sqlite3_exec(v.db, "BEGIN", NULL, NULL, NULL);
 	t0 = seconds();
 	if (check_schema(&v) != 0 || load_checkpoints(&v) != 0 ||
 	    audit_replay_init(&v.rp, v.db) != 0) {
@@ -503,11 +510,13 @@ done:
 	if (r->verdict == AUDIT_TAMPERED)
 		r->unsealed = r->head_seq > r->sealed_seq ?
 		    r->head_seq - r->sealed_seq : 0;
+	sqlite3_exec(v.db, "COMMIT", NULL, NULL, NULL);
 cleanup:
 	audit_replay_free(&v.rp);
 	sqlite3_close(v.db);
 	free(v.cps);
-	audit_key_free(v.given_key);
+	for (size_t i = 0; i < v.n_given; i++)
+		audit_key_free(v.given[i]);
 	for (size_t i = 0; i < v.nkeys; i++)
 		audit_key_free(v.keys[i]);
 	return ret;

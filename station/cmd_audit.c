@@ -56,6 +56,8 @@ usage(FILE *out)
 	    "  anchor   write the latest signed checkpoint to FILE, to keep off "
 	    "the station\n"
 	    "  report   write a self-contained HTML report (verification first)\n"
+	    "  --key PEM    the audit public key(s): several PEM keys concatenated "
+	    "after a\n               key rotation\n"
 	    "  --db FILE    the database (default: [audit] database of the home)\n"
 	    "  --home DIR   the station home (default $STATION_HOME)\n"
 	    "Exit codes: 0 intact / done, 1 tampered or failed, 2 usage or "
@@ -254,7 +256,7 @@ anchor_main(int argc, char *argv[])
 	struct audit *a = NULL;
 	const char *home = NULL, *dbo = NULL, *outp = NULL;
 	char db[PATH_MAX], err[AUDIT_ERR_MAX], text[4096], tmp[PATH_MAX + 8];
-	int c, n, fd = -1, rc, ret = EXIT_FAILED;
+	int c, n, fd, rc, ret = EXIT_FAILED;
 
 	while ((c = getopt_long(argc, argv, "ho:", options, NULL)) != -1) {
 		switch (c) {
@@ -287,12 +289,15 @@ anchor_main(int argc, char *argv[])
 	}
 	/* Written whole or not at all: temporary file, then rename. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", outp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
-	    write(fd, text, (size_t)n) != n || fsync(fd) != 0 ||
-	    close(fd) != 0 || (fd = -1, rename(tmp, outp) != 0)) {
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+		station_err("cannot write %s: %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	rc = write(fd, text, (size_t)n) == n && fsync(fd) == 0;
+	if (close(fd) != 0)
+		rc = 0;
+	if (!rc || rename(tmp, outp) != 0) {
 		station_err("cannot write %s: %s", outp, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		unlink(tmp);
 		goto cleanup;
 	}

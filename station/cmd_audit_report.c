@@ -192,26 +192,44 @@ chart(struct report *r)
 }
 
 static void
-tally_table(FILE *out, const struct tallies *ts, const char *head)
+tally_row(FILE *out, const char *name, const uint64_t n[4], int cols)
+{
+	fputs("<tr><td>", out);
+	esc(out, name);
+	fputs("</td>", out);
+	for (int c = 0; c < cols; c++)
+		fprintf(out, "<td>%llu</td>", (unsigned long long)n[c]);
+	fputs("</tr>\n", out);
+}
+
+/* A table of ${ts}: a name and the first ${cols} counts per row. */
+static void
+tally_table(FILE *out, const struct tallies *ts, const char *head, int cols)
 {
 	fprintf(out, "<table><tr>%s</tr>\n", head);
-	for (size_t i = 0; i < ts->count; i++) {
-		fputs("<tr><td>", out);
-		esc(out, ts->t[i].name);
-		fprintf(out, "</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu"
-		    "</td></tr>\n", (unsigned long long)ts->t[i].n[0],
-		    (unsigned long long)ts->t[i].n[1],
-		    (unsigned long long)ts->t[i].n[2],
-		    (unsigned long long)ts->t[i].n[3]);
-	}
+	for (size_t i = 0; i < ts->count; i++)
+		tally_row(out, ts->t[i].name, ts->t[i].n, cols);
 	if (ts->other[0] || ts->other[1] || ts->other[2] || ts->other[3])
-		fprintf(out, "<tr><td>(others)</td><td>%llu</td><td>%llu</td>"
-		    "<td>%llu</td><td>%llu</td></tr>\n",
-		    (unsigned long long)ts->other[0],
-		    (unsigned long long)ts->other[1],
-		    (unsigned long long)ts->other[2],
-		    (unsigned long long)ts->other[3]);
+		tally_row(out, "(others)", ts->other, cols);
 	fputs("</table>\n", out);
+}
+
+static int
+order_row(void *ctx, const struct audit_order *o)
+{
+	struct report *r = ctx;
+
+	fputs("<tr><td>", r->out);
+	esc(r->out, o->order_id);
+	fputs("</td><td>", r->out);
+	esc(r->out, o->product);
+	fprintf(r->out, "</td><td>%llu</td><td>%llu..%llu</td><td>%llu</td>"
+	    "<td>%lld</td></tr>\n", (unsigned long long)o->quantity,
+	    (unsigned long long)o->serial_first,
+	    (unsigned long long)o->serial_last,
+	    (unsigned long long)o->allocated,
+	    (long long)o->quantity - (long long)o->allocated);
+	return 0;
 }
 
 static int
@@ -316,14 +334,18 @@ write_report(struct report *r, struct audit *a, const char *db,
 	fputs(".</p>\n<h2>Devices per hour</h2>\n", out);
 	chart(r);
 	fputs("<h2>Failures by reason</h2>\n", out);
-	tally_table(out, &r->reasons, "<th>reason</th><th>failures</th><th></th>"
-	    "<th></th><th></th>");
+	tally_table(out, &r->reasons, "<th>reason</th><th>failures</th>", 1);
 	fputs("<h2>Per operator</h2>\n", out);
 	tally_table(out, &r->actors, "<th>actor</th><th>device events</th>"
-	    "<th>done</th><th>failed</th><th>other events</th>");
-	fputs("<h2>Per order</h2>\n", out);
+	    "<th>done</th><th>failed</th><th>other events</th>", 4);
+	fputs("<h2>Orders</h2>\n<table><tr><th>order</th><th>product</th>"
+	    "<th>quantity</th><th>serial block</th><th>allocated</th>"
+	    "<th>left</th></tr>\n", out);
+	if (audit_orders(a, order_row, r) != 0)
+		return -1;
+	fputs("</table>\n<h2>Per order</h2>\n", out);
 	tally_table(out, &r->orders, "<th>order</th><th>devices</th><th>done</th>"
-	    "<th>failed</th><th>voided or revoked</th>");
+	    "<th>failed</th><th>voided or revoked</th>", 4);
 	if (audit_checkpoints(a, count_checkpoint, r) != 0)
 		return -1;
 	fprintf(out, "<h2>Checkpoints</h2>\n<p>%llu checkpoints; the latest %d "

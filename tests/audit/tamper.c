@@ -85,6 +85,12 @@ build(struct softkey *key)
 	struct audit *a;
 
 	path(db, sizeof(db), "base.db");
+	for (size_t i = 0; i < 3; i++) {  /* a fresh start in a used folder */
+		static const char *const suffix[] = { "", "-wal", "-shm" };
+
+		snprintf(snap, sizeof(snap), "%s%s", db, suffix[i]);
+		unlink(snap);
+	}
 	for (int s = 0; s <= SNAPSHOTS; s++) {
 		if ((a = audit_open(db, "ST-TAMPER", err)) == NULL) {
 			fprintf(stderr, "%s\n", err);
@@ -236,7 +242,9 @@ flip(sqlite3 *db, const char *table, const char *col, const char *where)
 				sqlite3_bind_blob(up, 1, buf, n, SQLITE_TRANSIENT);
 		}
 	}
-	ret = sqlite3_step(up) == SQLITE_DONE ? 0 : -1;
+	/* Exactly one row changed (a flip always changes the value). */
+	ret = sqlite3_step(up) == SQLITE_DONE && sqlite3_changes(db) == 1 ?
+	    0 : -1;
 cleanup:
 	sqlite3_finalize(st);
 	sqlite3_finalize(up);
@@ -288,13 +296,22 @@ mutate(sqlite3 *db, enum kind k)
 		o.must_catch = (uint64_t)s <= anchor_seq;
 		break;
 	case FLIP_CHECKPOINT:
-		snprintf(where, sizeof(where), "head_seq = (SELECT head_seq FROM "
-		    "checkpoints ORDER BY random() LIMIT 1)");
+		/* The row is picked once, here: a random() in both the SELECT
+		 * and the UPDATE of flip() could copy one row's flipped value
+		 * onto another row that already held it (no change at all). */
+		snprintf(sql, sizeof(sql), "SELECT head_seq FROM checkpoints "
+		    "LIMIT 1 OFFSET %llu", (unsigned long long)rnd((uint64_t)
+		    scalar(db, "SELECT count(*) FROM checkpoints")));
+		snprintf(where, sizeof(where), "head_seq = %lld",
+		    (long long)scalar(db, sql));
 		o.applied = flip(db, "checkpoints", ccols[rnd(7)], where) == 0;
 		break;
 	case FLIP_DEVICE:
-		snprintf(where, sizeof(where), "serial = (SELECT serial FROM "
-		    "devices ORDER BY random() LIMIT 1)");
+		snprintf(sql, sizeof(sql), "SELECT rowid FROM devices LIMIT 1 "
+		    "OFFSET %llu", (unsigned long long)rnd((uint64_t)scalar(db,
+		    "SELECT count(*) FROM devices")));
+		snprintf(where, sizeof(where), "rowid = %lld",
+		    (long long)scalar(db, sql));
 		o.applied = flip(db, "devices", dcols[rnd(13)], where) == 0;
 		break;
 	case DELETE_EVENT:
@@ -375,6 +392,15 @@ mutate(sqlite3 *db, enum kind k)
 	return o;
 }
 
+/* SQL random() from our seeded generator: a run is replayable by seed. */
+static void
+sql_random(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_int64(ctx, (sqlite3_int64)(scenario_rand(&sc) >> 1));
+}
+
 static int
 save_triggers(const char *db_path)
 {
@@ -446,7 +472,9 @@ main(int argc, char *argv[])
 			copy_file(snap, work);
 		} else {
 			copy_file(base, work);
-			if (sqlite3_open(work, &db) != SQLITE_OK)
+			if (sqlite3_open(work, &db) != SQLITE_OK ||
+			    sqlite3_create_function(db, "random", 0, SQLITE_UTF8,
+			    NULL, sql_random, NULL, NULL) != SQLITE_OK)
 				return 1;
 			exec(db, "PRAGMA synchronous = OFF; BEGIN");
 			for (int t = 0; t < ntriggers; t++) {

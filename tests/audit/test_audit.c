@@ -164,7 +164,15 @@ lifecycle_and_refusals(void **state)
 	    NULL), -1);
 	assert_int_equal(audit_device_get(a, "SN-1", &d), 0);
 	assert_int_equal(d.state, AUDIT_FAILED);
-	assert_string_equal(d.reason, "keygen timeout");
+	/* The failed device's certificate can still be revoked although its
+	 * hardware now belongs to SN-2. */
+	failed.to = AUDIT_REVOKED;
+	failed.reason = "failed after issue";
+	assert_int_equal(audit_device_transition(a, "SN-1", &failed, "officer",
+	    NULL, 0, NULL), 0);
+	assert_int_equal(audit_device_get(a, "SN-1", &d), 0);
+	assert_int_equal(d.state, AUDIT_REVOKED);
+	assert_string_equal(d.reason, "failed after issue");
 	assert_string_equal(d.cert_serial, "01ab");
 	assert_int_equal(d.cert_der_len, sizeof(cert));
 	assert_int_equal(audit_device_get(a, "SN-9", &d), 1);
@@ -200,6 +208,15 @@ append_only_and_station(void **state)
 	assert_null(audit_open(path, "ST-OTHER", err));
 	assert_non_null(strstr(err, "belongs to station 'ST-UNIT', not "
 	    "'ST-OTHER'"));
+	/* Someone else's database is left alone. */
+	fresh(path, 300);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "CREATE TABLE mine (x)", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_null(audit_open(path, "ST-UNIT", err));
+	assert_non_null(strstr(err, "not a station database (it holds other "
+	    "tables)"));
 }
 
 static void
@@ -268,6 +285,26 @@ raw_signatures_and_wrong_keys(void **state)
 	assert_int_equal(audit_verify(path, NULL, NULL, &r), 0);
 	assert_int_equal(r.verdict, AUDIT_INTACT);
 	assert_true(r.key_from_db);
+	/* Key rotation: checkpoints under two keys verify with both. */
+	{
+		char both[4096];
+		struct audit *b;
+
+		b = audit_open(path, "ST-UNIT", err);
+		assert_non_null(b);
+		assert_int_equal(audit_set_signer(b, softkey_sign, &other,
+		    other.pem, "officer"), 0);
+		assert_int_equal(audit_append(b, "op", "bench.x", "s", NULL, 0,
+		    NULL), 0);
+		assert_int_equal(audit_checkpoint(b), 0);
+		audit_close(b);
+		assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+		assert_int_equal(r.verdict, AUDIT_TAMPERED);
+		snprintf(both, sizeof(both), "%s%s", key.pem, other.pem);
+		assert_int_equal(audit_verify(path, both, NULL, &r), 0);
+		assert_int_equal(r.verdict, AUDIT_INTACT);
+		assert_int_equal(r.checkpoints, 2);
+	}
 	/* Anchors: canonical text round trip; one changed byte refused. */
 	n = audit_anchor_format(&cp, text, sizeof(text));
 	assert_true(n > 0);
@@ -276,6 +313,109 @@ raw_signatures_and_wrong_keys(void **state)
 	text[n - 1] = ' ';
 	assert_int_equal(audit_anchor_parse(text, (size_t)n, &back, err), -1);
 	softkey_free(&other);
+}
+
+static void
+orders_and_deny_list(void **state)
+{
+	char path[300];
+	struct audit *a = open_signed(path, sizeof(path), 1000);
+	struct audit_order o = { .quantity = 2, .serial_first = 10,
+	    .serial_last = 11 }, got;
+	struct audit_allocation al = { "SN-10", "CLM-10", NULL, "ORD-1", "token" };
+	struct audit_deny e;
+	struct audit_verify_result r;
+	sqlite3 *db;
+
+	(void)state;
+	strcpy(o.order_id, "ORD-1");
+	strcpy(o.product, "Sensor");
+	assert_int_equal(audit_order_add(a, &o, (const uint8_t *)"signed", 6,
+	    "officer"), 0);
+	assert_int_equal(audit_order_add(a, &o, (const uint8_t *)"signed", 6,
+	    "officer"), -1);
+	o.quantity = 3;  /* does not fit its serial block */
+	strcpy(o.order_id, "ORD-2");
+	assert_int_equal(audit_order_add(a, &o, NULL, 0, "officer"), -1);
+	al.order_id = "ORD-9";
+	assert_int_equal(audit_device_allocate(a, &al, "op", NULL, 0, NULL), -1);
+	al.order_id = "ORD-1";
+	assert_int_equal(audit_device_allocate(a, &al, "op", NULL, 0, NULL), 0);
+	assert_int_equal(audit_order_get(a, "ORD-1", &got), 0);
+	assert_int_equal(got.allocated, 1);
+	assert_int_equal(got.document_len, 6);
+	assert_int_equal(audit_deny_add(a, "hardware_id", "HW-X", "stolen",
+	    "officer"), 0);
+	assert_int_equal(audit_deny_add(a, "hardware_id", "HW-X", "stolen",
+	    "officer"), -1);
+	assert_int_equal(audit_deny_add(a, "Bad Kind", "HW-Y", "x", "officer"),
+	    -1);
+	assert_int_equal(audit_deny_get(a, "hardware_id", "HW-X", &e), 0);
+	assert_string_equal(e.reason, "stolen");
+	assert_int_equal(audit_deny_add(a, "serial", "SN-10", "QA", "officer"), 0);
+	assert_int_equal(audit_deny_remove(a, "serial", "SN-10", "error",
+	    "officer"), 0);
+	assert_int_equal(audit_deny_get(a, "serial", "SN-10", &e), 1);
+	assert_int_equal(audit_deny_remove(a, "serial", "SN-10", "again",
+	    "officer"), -1);
+	assert_int_equal(audit_checkpoint(a), 0);
+	audit_close(a);
+	assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+	assert_int_equal(r.verdict, AUDIT_INTACT);
+	/* An entry lifted from the deny list behind the log's back. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM deny_list", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+	assert_int_equal(r.verdict, AUDIT_TAMPERED);
+	assert_string_equal(r.problem, "deny-list entry HW-X: the table differs "
+	    "from what the events say");
+}
+
+static int flaky_ok;  /* signatures the flaky signer still gives */
+
+static int
+flaky_sign(void *ctx, const uint8_t digest[static 32], uint8_t *sig,
+    size_t *sig_len)
+{
+	if (flaky_ok == 0)
+		return -1;
+	flaky_ok--;
+	return softkey_sign(ctx, digest, sig, sig_len);
+}
+
+static void
+failed_checkpoint_keeps_events(void **state)
+{
+	char path[300], err[AUDIT_ERR_MAX];
+	struct audit_verify_result r;
+	struct audit *a;
+	uint64_t seq;
+
+	(void)state;
+	fresh(path, sizeof(path));
+	a = audit_open(path, "ST-UNIT", err);
+	assert_non_null(a);
+	audit_set_checkpoint_every(a, 2);
+	flaky_ok = 1;  /* the test signature only */
+	assert_int_equal(audit_set_signer(a, flaky_sign, &key, key.pem,
+	    "officer"), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(audit_append(a, "op", "bench.x", "s", NULL, 0,
+		    &seq), 0);
+	assert_non_null(audit_checkpoint_error(a));
+	assert_string_equal(audit_checkpoint_error(a), "the audit key did not "
+	    "sign the checkpoint");
+	assert_int_equal(audit_checkpoint(a), -1);
+	flaky_ok = 10;  /* the HSM is back: the next commit seals */
+	assert_int_equal(audit_append(a, "op", "bench.x", "s", NULL, 0, &seq), 0);
+	assert_null(audit_checkpoint_error(a));
+	audit_close(a);
+	assert_int_equal(audit_verify(path, key.pem, NULL, &r), 0);
+	assert_int_equal(r.verdict, AUDIT_INTACT);
+	assert_int_equal(r.head_seq, seq);
+	assert_int_equal(r.unsealed, 0);
 }
 
 static void
@@ -314,6 +454,8 @@ main(void)
 		cmocka_unit_test(append_only_and_station),
 		cmocka_unit_test(batches_and_checkpoints),
 		cmocka_unit_test(raw_signatures_and_wrong_keys),
+		cmocka_unit_test(orders_and_deny_list),
+		cmocka_unit_test(failed_checkpoint_keeps_events),
 		cmocka_unit_test(device_row_edit_caught),
 	};
 	char cmd[300];
