@@ -17,6 +17,10 @@
  * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
  * fork while a token is open).
  *
+ * One token is open per process at a time (libp11 contexts on one module
+ * share its initialisation; closing one would finalise the other):
+ * hsm_open and hsm_token_init refuse while one is open.
+ *
  * Thread safety: hsm_issue_*, hsm_crl, hsm_sign, hsm_random and
  * hsm_keygen_sealed may run on several threads at once on one open token;
  * opening, closing, key lookup and persistent key generation may not.

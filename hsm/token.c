@@ -49,6 +49,13 @@ struct hsm {
 	char err[HSM_ERR_MAX];
 };
 
+/*
+ * One open token per process: libp11 contexts on the same module share the
+ * module's C_Initialize, and closing one would C_Finalize it under the
+ * other. hsm_open and hsm_token_init refuse while a token is open.
+ */
+static _Atomic int open_tokens;
+
 void
 hsm_fmt(char err[static HSM_ERR_MAX], const char *fmt, ...)
 {
@@ -207,10 +214,15 @@ hsm_open(struct hsm **out, const char *module, const char *token_uri,
 	unsigned nmatch = 0;
 
 	*out = NULL;
+	if (open_tokens != 0) {
+		hsm_fmt(err, "a token is already open in this process");
+		return -1;
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		hsm_fmt(err, "out of memory");
 		return -1;
 	}
+	open_tokens++;
 	if (strlen(module) >= sizeof(h->module)) {
 		hsm_fmt(err, "PKCS#11 module path too long");
 		goto fail;
@@ -289,6 +301,7 @@ hsm_close(struct hsm *h)
 	}
 	OPENSSL_cleanse(h, sizeof(*h));
 	free(h);
+	open_tokens--;
 }
 
 int
@@ -309,8 +322,22 @@ hsm_token_init(const char *module, const char *label, const char *so_pin,
 	PKCS11_CTX *ctx;
 	PKCS11_SLOT *slots = NULL, *slot = NULL;
 	unsigned int n = 0;
+	char padded[33];
 	int ret = -1;
 
+	if (open_tokens != 0) {
+		hsm_fmt(err, "a token is already open in this process");
+		return -1;
+	}
+	/* C_InitToken reads a 32-byte, blank-padded label; libp11 0.4.12
+	 * hands the string over as it is, so pad it here. */
+	if (strlen(label) == 0 || strlen(label) > 32) {
+		hsm_fmt(err, "token label must be 1 to 32 bytes");
+		return -1;
+	}
+	memset(padded, ' ', 32);
+	memcpy(padded, label, strlen(label));
+	padded[32] = '\0';
 	if (module_ok(module, err) != 0)
 		return -1;
 	if ((ctx = PKCS11_CTX_new()) == NULL) {
@@ -332,7 +359,7 @@ hsm_token_init(const char *module, const char *label, const char *so_pin,
 		hsm_fmt(err, "no free token in %s", module);
 		goto cleanup;
 	}
-	if (PKCS11_init_token(slot->token, so_pin, label) != 0)
+	if (PKCS11_init_token(slot->token, so_pin, padded) != 0)
 		goto ossl;
 	/* SoftHSM moves the new token to a new slot: look again. */
 	PKCS11_release_all_slots(ctx, slots, n);
@@ -593,6 +620,20 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 		hsm_ossl(err, "cannot encode the device public key");
 		return -1;
 	}
-	*device_pub = pub;
+	/* Through DER once, so that X509_PUBKEY_get() works on the result. */
+	{
+		unsigned char *der = NULL;
+		const unsigned char *p;
+		int len = i2d_X509_PUBKEY(pub, &der);
+
+		X509_PUBKEY_free(pub);
+		p = der;
+		*device_pub = len > 0 ? d2i_X509_PUBKEY(NULL, &p, len) : NULL;
+		OPENSSL_free(der);
+	}
+	if (*device_pub == NULL) {
+		hsm_ossl(err, "cannot encode the device public key");
+		return -1;
+	}
 	return 0;
 }

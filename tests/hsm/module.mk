@@ -18,4 +18,9 @@ $(HSM_SHIM): tests/hsm/shim.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
+
+# In-process tests of the token API against a SoftHSM token made per run.
+UNIT_TESTS += $(BUILD)/tests/hsm/test_token
+$(BUILD)/tests/hsm/test_token: $(HSM_OBJS)
+
 check bench: $(HSM_TOOL) $(HSM_SHIM)
