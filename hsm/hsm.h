@@ -146,6 +146,20 @@ int hsm_sign(void *key, const uint8_t digest[32], uint8_t *sig,
     size_t *sig_len);
 
 /*
+ * hsm_sign_rs(key, digest, rs): hsm_sign with a P-256 key, the signature
+ * as raw r || s (32 bytes each, big-endian), as the stamp's SIGNATURE
+ * record carries it. 0, or -1 with the reason in hsm_error().
+ */
+int hsm_sign_rs(struct hsm_key *key, const uint8_t digest[32],
+    uint8_t rs[static 64]);
+
+/*
+ * hsm_key_id(key, id): SHA-256 of the key's 65-byte public point (P-256),
+ * the key id of the stamp's SIGNATURE record. 0, or -1 (hsm_error()).
+ */
+int hsm_key_id(struct hsm_key *key, uint8_t id[static 32]);
+
+/*
  * hsm_check_cert(key, cert_file, root_file, ca, err): the start-up check
  * of one role certificate: ${cert_file} (PEM) holds the public half of
  * ${key}, verifies to the self-signed ${root_file} (PEM), is valid now,

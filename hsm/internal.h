@@ -64,6 +64,9 @@ const char *hsm_key_type_name(unsigned type);
 /* hsm_key_hsm(k): the token a key belongs to. */
 struct hsm *hsm_key_hsm(const struct hsm_key *k);
 
+/* hsm_err_buf(h): the buffer behind hsm_error(h), for hsm_ossl(). */
+char *hsm_err_buf(struct hsm *h);
+
 /* hsm_set_error(h, fmt, ...): for calls without an err buffer. */
 void hsm_set_error(struct hsm *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -88,6 +88,12 @@ hsm_set_error(struct hsm *h, const char *fmt, ...)
 	va_end(ap);
 }
 
+char *
+hsm_err_buf(struct hsm *h)
+{
+	return h->err;
+}
+
 const char *
 hsm_error(const struct hsm *h)
 {
@@ -559,25 +565,6 @@ const char *
 hsm_key_label(const struct hsm_key *k)
 {
 	return k->label;
-}
-
-int
-hsm_sign(void *key, const uint8_t digest[32], uint8_t *sig, size_t *sig_len)
-{
-	struct hsm_key *k = key;
-	EVP_PKEY_CTX *pctx;
-	int ret = -1;
-
-	if ((pctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_sign(pctx, sig, sig_len, digest, 32) <= 0) {
-		hsm_ossl(k->h->err, "signing in the token failed");
-		goto cleanup;
-	}
-	ret = 0;
-cleanup:
-	EVP_PKEY_CTX_free(pctx);
-	return ret;
 }
 
 int

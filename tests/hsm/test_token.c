@@ -221,6 +221,32 @@ test_sign(void **state)
 	digest[0] ^= 1;
 	assert_int_not_equal(EVP_PKEY_verify(v, sig, len, digest, 32), 1);
 	EVP_PKEY_CTX_free(v);
+	/* raw r || s and the key id, as the stamp's SIGNATURE record has them */
+	{
+		uint8_t rs[64], id[32], point[65], want[32];
+		size_t plen;
+		ECDSA_SIG *es = ECDSA_SIG_new();
+		unsigned char *der = NULL;
+		int dlen;
+
+		digest[0] ^= 1;
+		assert_int_equal(hsm_sign_rs(k, digest, rs), 0);
+		ECDSA_SIG_set0(es, BN_bin2bn(rs, 32, NULL),
+		    BN_bin2bn(rs + 32, 32, NULL));
+		dlen = i2d_ECDSA_SIG(es, &der);
+		assert_non_null(v = EVP_PKEY_CTX_new(pub, NULL));
+		assert_int_equal(EVP_PKEY_verify_init(v), 1);
+		assert_int_equal(EVP_PKEY_verify(v, der, (size_t)dlen, digest, 32),
+		    1);
+		EVP_PKEY_CTX_free(v);
+		OPENSSL_free(der);
+		ECDSA_SIG_free(es);
+		assert_int_equal(hsm_key_id(k, id), 0);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(pub, "pub",
+		    point, sizeof(point), &plen), 1);
+		SHA256(point, plen, want);
+		assert_memory_equal(id, want, 32);
+	}
 	EVP_PKEY_free(pub);
 }
 
