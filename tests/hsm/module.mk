@@ -23,4 +23,10 @@ $(HSM_SHIM): tests/hsm/shim.c
 UNIT_TESTS += $(BUILD)/tests/hsm/test_token
 $(BUILD)/tests/hsm/test_token: $(HSM_OBJS)
 
-check bench: $(HSM_TOOL) $(HSM_SHIM)
+# A device-side CSR made with mbedTLS (docs/device-csr.md).
+MBEDTLS_CSR := $(BUILD)/test-tools/mbedtls-csr
+$(MBEDTLS_CSR): tests/hsm/mbedtls_csr.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lmbedx509 -lmbedcrypto
+
+check bench: $(HSM_TOOL) $(HSM_SHIM) $(MBEDTLS_CSR)

@@ -135,6 +135,13 @@ is "$OUT" "$TMP/c.pem: OK" "openssl verify: certificate from the CSR"
 is "$(field "$TMP/c.pem" -subject)" "subject=O = Demo Devices, CN = SN-0002, serialNumber = SN-0002" "nothing taken from the CSR subject"
 case "$(openssl x509 -in "$TMP/c.pem" -noout -text)" in *"$NONCE_OID"*|*claim-secret*) not_ok "no CSR extension copied" ;; *) ok "no CSR extension copied" ;; esac
 
+run "$TOP/${BUILD:-build}/test-tools/mbedtls-csr" "$N" "$TMP/mbed.csr"
+is "$RC" 0 "mbedTLS writes a CSR with the nonce extension"
+run "$TOOL" "$H" issue-csr "$TMP/mbed.csr" "$N" SN-0003 HW-3 "$TMP/m.der"
+is "$RC" 0 "issue from the mbedTLS CSR"
+openssl x509 -inform DER -in "$TMP/m.der" -out "$TMP/m.pem"
+run openssl verify -CAfile "$H/pki/root.pem" -untrusted "$H/pki/subca.pem" "$TMP/m.pem"
+is "$OUT" "$TMP/m.pem: OK" "openssl verify: certificate from the mbedTLS CSR"
 run "$TOOL" "$H" issue-csr "$TMP/good.csr" "$(openssl rand -hex 32)" SN-3 HW "$TMP/x.der"
 is "$RC" 1 "stale nonce refused"
 err_is "hsm-tool: CSR refused: its nonce is not the one this station just sent (stale or replayed CSR)" "stale nonce message"
