@@ -9,6 +9,7 @@
 #ifndef HSM_INTERNAL_H
 #define HSM_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "hsm/hsm.h"
@@ -102,6 +103,11 @@ struct hsm_ca {
 	size_t aki_len;
 	uint8_t hw_type[130];        /* OID TLV of the hwType */
 	size_t hw_type_len;
+	/* Serial numbers: token RNG output fetched 256 at a time, so that a
+	 * certificate costs one token call (the signature), not two. */
+	pthread_mutex_t serial_lock;
+	uint8_t serials[16 * 256];
+	size_t serials_left;         /* unused serials at the end of serials */
 };
 
 /* hsm_read_cert(file, what, err): a PEM certificate; ${what} names it in
