@@ -32,7 +32,8 @@
 
 struct hsm_key {
 	struct hsm *h;
-	PKCS11_KEY *key;     /* owned by libp11's slot */
+	uint8_t id[64];      /* CKA_ID (libp11's key array may move) */
+	size_t id_len;
 	EVP_PKEY *pkey;      /* private, signs through the token */
 	char label[HSM_LABEL_MAX + 1];
 };
@@ -398,15 +399,23 @@ cleanup:
 	return ret;
 }
 
-/* Remember ${key}; its EVP_PKEY is made once. */
+/* Remember ${key} by label and id (libp11 may move its key array when it
+ * lists the keys again); its EVP_PKEY is made once. */
 static struct hsm_key *
 adopt_key(struct hsm *h, PKCS11_KEY *key, char err[static HSM_ERR_MAX])
 {
 	struct hsm_key *k;
+	const char *label = key->label ? key->label : "";
 
 	for (size_t i = 0; i < h->nkeys; i++)
-		if (h->keys[i].key == key)
+		if (h->keys[i].id_len == key->id_len && (key->id_len == 0 ||
+		    memcmp(h->keys[i].id, key->id, key->id_len) == 0) &&
+		    strcmp(h->keys[i].label, label) == 0)
 			return &h->keys[i];
+	if (key->id_len > sizeof(k->id) || strlen(label) > HSM_LABEL_MAX) {
+		hsm_fmt(err, "key '%s': label or id too long", label);
+		return NULL;
+	}
 	if (h->nkeys == HSM_KEYS_MAX) {
 		hsm_fmt(err, "too many keys in use (at most %d)", HSM_KEYS_MAX);
 		return NULL;
@@ -417,8 +426,10 @@ adopt_key(struct hsm *h, PKCS11_KEY *key, char err[static HSM_ERR_MAX])
 		return NULL;
 	}
 	k->h = h;
-	k->key = key;
-	snprintf(k->label, sizeof(k->label), "%s", key->label ? key->label : "");
+	if (key->id_len > 0)
+		memcpy(k->id, key->id, key->id_len);
+	k->id_len = key->id_len;
+	snprintf(k->label, sizeof(k->label), "%s", label);
 	h->nkeys++;
 	return k;
 }
