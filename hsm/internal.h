@@ -65,6 +65,10 @@ const char *hsm_key_type_name(unsigned type);
 /* hsm_key_hsm(k): the token a key belongs to. */
 struct hsm *hsm_key_hsm(const struct hsm_key *k);
 
+/* hsm_fn(h), hsm_slot_id(h): the token's function list and slot id. */
+struct hsm_p11fn *hsm_fn(struct hsm *h);
+unsigned long hsm_slot_id(struct hsm *h);
+
 /* hsm_err_buf(h): the buffer behind hsm_error(h), for hsm_ossl(). */
 char *hsm_err_buf(struct hsm *h);
 
