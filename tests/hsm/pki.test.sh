@@ -207,12 +207,13 @@ openssl x509 -inform DER -in "$TMP/t.der" -out "$TMP/t.pem"
 run openssl verify -CAfile "$H/pki/root.pem" -untrusted "$H/pki/subca.pem" "$TMP/t.pem"
 is "$OUT" "$TMP/t.pem: OK" "openssl verify: certificate of the token-made key"
 hexof() { od -An -v -tx1 | tr -d ' \n'; }
+unhex() { printf '%b' "$(sed 's/../\\x&/g')"; }   # hex on stdin -> bytes
 E=$(head -c 65 "$TMP/sealed.bin" | hexof)
 T=$(openssl pkey -pubin -in "$TMP/transport.pub" -outform DER | tail -c 65 | hexof)
-printf '3059301306072a8648ce3d020106082a8648ce3d030107034200%s' "$E" | xxd -r -p | openssl pkey -pubin -inform DER -out "$TMP/eph.pub"
+printf '3059301306072a8648ce3d020106082a8648ce3d030107034200%s' "$E" | unhex | openssl pkey -pubin -inform DER -out "$TMP/eph.pub"
 Z=$(openssl pkeyutl -derive -inkey "$TMP/transport.key" -peerkey "$TMP/eph.pub" | hexof)
-CTX=$(printf '%s%s0e00' "$E" "$T" | xxd -r -p | sha256sum | cut -c1-32)
-KEK=$({ printf 'STAMP-SECRET-KEK'; printf '%s' "$CTX" | xxd -r -p; } | openssl enc -aes-256-ecb -nopad -K "$Z" | hexof)
+CTX=$(printf '%s%s0e00' "$E" "$T" | unhex | sha256sum | cut -c1-32)
+KEK=$({ printf 'STAMP-SECRET-KEK'; printf '%s' "$CTX" | unhex; } | openssl enc -aes-256-ecb -nopad -K "$Z" | hexof)
 tail -c +66 "$TMP/sealed.bin" | openssl enc -d -id-aes256-wrap-pad -K "$KEK" -iv A65959A6 -out "$TMP/dev.p8" 2>"$TMP/unwrap.err"
 is "$?" 0 "the device unwraps it (ECDH, AES-ECB KDF, RFC 5649) with the openssl CLI"
 run openssl pkey -inform DER -in "$TMP/dev.p8" -pubout
