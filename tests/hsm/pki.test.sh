@@ -241,6 +241,11 @@ is "$(cat "$TMP/logins")" "C_Login" "a wrong PIN is tried exactly once, never re
 run env HSM_SHIM=locked "$STATION" pki check --home "$A"
 is "$RC" 1 "locked PIN exits 1"
 err_is "station: token 'station-demo': the user PIN is locked; the security officer must unlock it with the SO PIN" "locked PIN message"
+: > "$TMP/logins"
+run env HSM_SHIM=flagged "$STATION" pki check --home "$A"
+err_is "station: token 'station-demo': the user PIN is locked; the security officer must unlock it with the SO PIN" "PIN flagged locked by the token: same message"
+run env HSM_SHIM="count:$TMP/logins" "$STATION" pki check --home "$A"
+is "$RC" 0 "through the shim with the right PIN: check passes"
 A=$(alt notoken 's#^token = .*#token = pkcs11:token=no-such-token#')
 run "$STATION" pki check --home "$A"
 err_is "station: no token matches 'pkcs11:token=no-such-token' in /usr/lib/softhsm/libsofthsm2.so (is the token plugged in and initialised? check [hsm] token)" "missing token message"
