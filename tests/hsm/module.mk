@@ -29,4 +29,4 @@ $(MBEDTLS_CSR): tests/hsm/mbedtls_csr.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lmbedx509 -lmbedcrypto
 
-check bench: $(HSM_TOOL) $(HSM_SHIM) $(MBEDTLS_CSR)
+check bench stress: $(HSM_TOOL) $(HSM_SHIM) $(MBEDTLS_CSR)
