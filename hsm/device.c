@@ -408,7 +408,7 @@ hsm_issue_key(struct hsm_ca *ca, EVP_PKEY *pub, const struct hsm_device *dev,
 
 int
 hsm_issue_csr(struct hsm_ca *ca, const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], const struct hsm_device *dev,
+    const uint8_t *nonce, const struct hsm_device *dev,
     uint8_t *out, size_t cap, size_t *out_len, char err[static HSM_ERR_MAX])
 {
 	X509_PUBKEY *pub = NULL;

@@ -233,12 +233,14 @@ struct hsm_device {
  * token needed. ${csr} is DER, at most HSM_CSR_MAX bytes, no trailing
  * bytes; its signature must verify with its own key (proof of
  * possession); its key must be one of ${key_types}; its extensionRequest
- * must carry the nonce extension equal to ${nonce}. Nothing else of the
+ * must carry the nonce extension equal to ${nonce} (HSM_NONCE_LEN bytes).
+ * A NULL ${nonce} skips that check: only for an engineering issue of a
+ * CSR from a file, which the caller records as such. Nothing else of the
  * CSR (subject, other extensions) is used. 0 and the CSR's public key in
  * ${*out} (caller frees), or -1 naming the reason.
  */
 int hsm_csr_check(const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], unsigned key_types,
+    const uint8_t *nonce, unsigned key_types,
     X509_PUBKEY **out, char err[static HSM_ERR_MAX]);
 
 /*
@@ -247,7 +249,7 @@ int hsm_csr_check(const uint8_t *csr, size_t len,
  * certificate as DER in ${out}. 0, or -1 naming the reason.
  */
 int hsm_issue_csr(struct hsm_ca *ca, const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], const struct hsm_device *dev,
+    const uint8_t *nonce, const struct hsm_device *dev,
     uint8_t *out, size_t cap, size_t *out_len, char err[static HSM_ERR_MAX]);
 
 /*
