@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -359,6 +360,7 @@ hsm_ca_open(struct hsm_ca **out, struct hsm *h, const char *key_uri,
 		return -1;
 	}
 	ca->h = h;
+	pthread_mutex_init(&ca->serial_lock, NULL);
 	if (strlen(profile->organization) >= sizeof(ca->organization) ||
 	    strlen(profile->hardware_type) >= sizeof(ca->hardware_type)) {
 		hsm_fmt(err, "device profile: organization or hardware type "
@@ -397,6 +399,8 @@ hsm_ca_free(struct hsm_ca *ca)
 		return;
 	X509_free(ca->cert);
 	X509_free(ca->root);
+	pthread_mutex_destroy(&ca->serial_lock);
+	OPENSSL_cleanse(ca->serials, sizeof(ca->serials));
 	free(ca);
 }
 

@@ -109,7 +109,7 @@ types_text(unsigned types, char *out, size_t size)
 
 int
 hsm_csr_check(const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], unsigned key_types,
+    const uint8_t *nonce, unsigned key_types,
     X509_PUBKEY **out, char err[static HSM_ERR_MAX])
 {
 	const unsigned char *p = csr;
@@ -165,7 +165,7 @@ hsm_csr_check(const uint8_t *csr, size_t len,
 		    "proof of possession of the key)");
 		goto cleanup;
 	}
-	if (find_nonce(req, nonce, err) != 0)
+	if (nonce != NULL && find_nonce(req, nonce, err) != 0)
 		goto cleanup;
 	if ((*out = X509_PUBKEY_dup(pub)) == NULL) {
 		hsm_ossl(err, "out of memory");

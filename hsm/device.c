@@ -308,6 +308,31 @@ issue_der(struct hsm_ca *ca, const X509_PUBKEY *pub, unsigned type,
 	return 0;
 }
 
+/* next_serial(ca, serial, err): 16 bytes of the token's RNG, from the
+ * sub-CA's pool (refilled from the token when empty; each used once). */
+static int
+next_serial(struct hsm_ca *ca, uint8_t serial[static 16],
+    char err[static HSM_ERR_MAX])
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&ca->serial_lock);
+	if (ca->serials_left == 0) {
+		if (hsm_random(ca->h, ca->serials, sizeof(ca->serials)) != 0) {
+			hsm_fmt(err, "%s", hsm_error(ca->h));
+			ret = -1;
+			goto unlock;
+		}
+		ca->serials_left = sizeof(ca->serials) / 16;
+	}
+	ca->serials_left--;
+	memcpy(serial, ca->serials + 16 * ca->serials_left, 16);
+	OPENSSL_cleanse(ca->serials + 16 * ca->serials_left, 16);
+unlock:
+	pthread_mutex_unlock(&ca->serial_lock);
+	return ret;
+}
+
 int
 hsm_issue_der(struct hsm_ca *ca, const X509_PUBKEY *pub,
     const struct hsm_device *dev, uint8_t *out, size_t cap, size_t *len,
@@ -334,10 +359,8 @@ hsm_issue_der(struct hsm_ca *ca, const X509_PUBKEY *pub,
 		    "key_types)", dev->serial, hsm_key_type_name(type));
 		return -1;
 	}
-	if (hsm_random(ca->h, serial, sizeof(serial)) != 0) {
-		hsm_fmt(err, "%s", hsm_error(ca->h));
+	if (next_serial(ca, serial, err) != 0)
 		return -1;
-	}
 	/* All 128 bits stay random; the INTEGER gets a leading 00 when the
 	 * top bit is set, so it is always positive (17 bytes at most). */
 	if (CRYPTO_memcmp(serial, (const uint8_t[16]){ 0 }, sizeof(serial)) ==
@@ -385,7 +408,7 @@ hsm_issue_key(struct hsm_ca *ca, EVP_PKEY *pub, const struct hsm_device *dev,
 
 int
 hsm_issue_csr(struct hsm_ca *ca, const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], const struct hsm_device *dev,
+    const uint8_t *nonce, const struct hsm_device *dev,
     uint8_t *out, size_t cap, size_t *out_len, char err[static HSM_ERR_MAX])
 {
 	X509_PUBKEY *pub = NULL;

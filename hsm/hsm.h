@@ -17,6 +17,10 @@
  * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
  * fork while a token is open).
  *
+ * One token is open per process at a time (libp11 contexts on one module
+ * share its initialisation; closing one would finalise the other):
+ * hsm_open and hsm_token_init refuse while one is open.
+ *
  * Thread safety: hsm_issue_*, hsm_crl, hsm_sign, hsm_random and
  * hsm_keygen_sealed may run on several threads at once on one open token;
  * opening, closing, key lookup and persistent key generation may not.
@@ -142,6 +146,20 @@ int hsm_sign(void *key, const uint8_t digest[32], uint8_t *sig,
     size_t *sig_len);
 
 /*
+ * hsm_sign_rs(key, digest, rs): hsm_sign with a P-256 key, the signature
+ * as raw r || s (32 bytes each, big-endian), as the stamp's SIGNATURE
+ * record carries it. 0, or -1 with the reason in hsm_error().
+ */
+int hsm_sign_rs(struct hsm_key *key, const uint8_t digest[32],
+    uint8_t rs[static 64]);
+
+/*
+ * hsm_key_id(key, id): SHA-256 of the key's 65-byte public point (P-256),
+ * the key id of the stamp's SIGNATURE record. 0, or -1 (hsm_error()).
+ */
+int hsm_key_id(struct hsm_key *key, uint8_t id[static 32]);
+
+/*
  * hsm_check_cert(key, cert_file, root_file, ca, err): the start-up check
  * of one role certificate: ${cert_file} (PEM) holds the public half of
  * ${key}, verifies to the self-signed ${root_file} (PEM), is valid now,
@@ -215,12 +233,14 @@ struct hsm_device {
  * token needed. ${csr} is DER, at most HSM_CSR_MAX bytes, no trailing
  * bytes; its signature must verify with its own key (proof of
  * possession); its key must be one of ${key_types}; its extensionRequest
- * must carry the nonce extension equal to ${nonce}. Nothing else of the
+ * must carry the nonce extension equal to ${nonce} (HSM_NONCE_LEN bytes).
+ * A NULL ${nonce} skips that check: only for an engineering issue of a
+ * CSR from a file, which the caller records as such. Nothing else of the
  * CSR (subject, other extensions) is used. 0 and the CSR's public key in
  * ${*out} (caller frees), or -1 naming the reason.
  */
 int hsm_csr_check(const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], unsigned key_types,
+    const uint8_t *nonce, unsigned key_types,
     X509_PUBKEY **out, char err[static HSM_ERR_MAX]);
 
 /*
@@ -229,7 +249,7 @@ int hsm_csr_check(const uint8_t *csr, size_t len,
  * certificate as DER in ${out}. 0, or -1 naming the reason.
  */
 int hsm_issue_csr(struct hsm_ca *ca, const uint8_t *csr, size_t len,
-    const uint8_t nonce[static HSM_NONCE_LEN], const struct hsm_device *dev,
+    const uint8_t *nonce, const struct hsm_device *dev,
     uint8_t *out, size_t cap, size_t *out_len, char err[static HSM_ERR_MAX]);
 
 /*

@@ -9,6 +9,7 @@
 #ifndef HSM_INTERNAL_H
 #define HSM_INTERNAL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 
 #include "hsm/hsm.h"
@@ -64,6 +65,13 @@ const char *hsm_key_type_name(unsigned type);
 /* hsm_key_hsm(k): the token a key belongs to. */
 struct hsm *hsm_key_hsm(const struct hsm_key *k);
 
+/* hsm_fn(h), hsm_slot_id(h): the token's function list and slot id. */
+struct hsm_p11fn *hsm_fn(struct hsm *h);
+unsigned long hsm_slot_id(struct hsm *h);
+
+/* hsm_err_buf(h): the buffer behind hsm_error(h), for hsm_ossl(). */
+char *hsm_err_buf(struct hsm *h);
+
 /* hsm_set_error(h, fmt, ...): for calls without an err buffer. */
 void hsm_set_error(struct hsm *h, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -99,6 +107,11 @@ struct hsm_ca {
 	size_t aki_len;
 	uint8_t hw_type[130];        /* OID TLV of the hwType */
 	size_t hw_type_len;
+	/* Serial numbers: token RNG output fetched 256 at a time, so that a
+	 * certificate costs one token call (the signature), not two. */
+	pthread_mutex_t serial_lock;
+	uint8_t serials[16 * 256];
+	size_t serials_left;         /* unused serials at the end of serials */
 };
 
 /* hsm_read_cert(file, what, err): a PEM certificate; ${what} names it in

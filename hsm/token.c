@@ -32,7 +32,8 @@
 
 struct hsm_key {
 	struct hsm *h;
-	PKCS11_KEY *key;     /* owned by libp11's slot */
+	uint8_t id[64];      /* CKA_ID (libp11's key array may move) */
+	size_t id_len;
 	EVP_PKEY *pkey;      /* private, signs through the token */
 	char label[HSM_LABEL_MAX + 1];
 };
@@ -48,6 +49,13 @@ struct hsm {
 	size_t nkeys;
 	char err[HSM_ERR_MAX];
 };
+
+/*
+ * One open token per process: libp11 contexts on the same module share the
+ * module's C_Initialize, and closing one would C_Finalize it under the
+ * other. hsm_open and hsm_token_init refuse while a token is open.
+ */
+static _Atomic int open_tokens;
 
 void
 hsm_fmt(char err[static HSM_ERR_MAX], const char *fmt, ...)
@@ -79,6 +87,12 @@ hsm_set_error(struct hsm *h, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(h->err, sizeof(h->err), fmt, ap);
 	va_end(ap);
+}
+
+char *
+hsm_err_buf(struct hsm *h)
+{
+	return h->err;
 }
 
 const char *
@@ -207,10 +221,15 @@ hsm_open(struct hsm **out, const char *module, const char *token_uri,
 	unsigned nmatch = 0;
 
 	*out = NULL;
+	if (open_tokens != 0) {
+		hsm_fmt(err, "a token is already open in this process");
+		return -1;
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
 		hsm_fmt(err, "out of memory");
 		return -1;
 	}
+	open_tokens++;
 	if (strlen(module) >= sizeof(h->module)) {
 		hsm_fmt(err, "PKCS#11 module path too long");
 		goto fail;
@@ -289,6 +308,7 @@ hsm_close(struct hsm *h)
 	}
 	OPENSSL_cleanse(h, sizeof(*h));
 	free(h);
+	open_tokens--;
 }
 
 int
@@ -309,8 +329,22 @@ hsm_token_init(const char *module, const char *label, const char *so_pin,
 	PKCS11_CTX *ctx;
 	PKCS11_SLOT *slots = NULL, *slot = NULL;
 	unsigned int n = 0;
+	char padded[33];
 	int ret = -1;
 
+	if (open_tokens != 0) {
+		hsm_fmt(err, "a token is already open in this process");
+		return -1;
+	}
+	/* C_InitToken reads a 32-byte, blank-padded label; libp11 0.4.12
+	 * hands the string over as it is, so pad it here. */
+	if (strlen(label) == 0 || strlen(label) > 32) {
+		hsm_fmt(err, "token label must be 1 to 32 bytes");
+		return -1;
+	}
+	memset(padded, ' ', 32);
+	memcpy(padded, label, strlen(label));
+	padded[32] = '\0';
 	if (module_ok(module, err) != 0)
 		return -1;
 	if ((ctx = PKCS11_CTX_new()) == NULL) {
@@ -332,7 +366,7 @@ hsm_token_init(const char *module, const char *label, const char *so_pin,
 		hsm_fmt(err, "no free token in %s", module);
 		goto cleanup;
 	}
-	if (PKCS11_init_token(slot->token, so_pin, label) != 0)
+	if (PKCS11_init_token(slot->token, so_pin, padded) != 0)
 		goto ossl;
 	/* SoftHSM moves the new token to a new slot: look again. */
 	PKCS11_release_all_slots(ctx, slots, n);
@@ -365,15 +399,23 @@ cleanup:
 	return ret;
 }
 
-/* Remember ${key}; its EVP_PKEY is made once. */
+/* Remember ${key} by label and id (libp11 may move its key array when it
+ * lists the keys again); its EVP_PKEY is made once. */
 static struct hsm_key *
 adopt_key(struct hsm *h, PKCS11_KEY *key, char err[static HSM_ERR_MAX])
 {
 	struct hsm_key *k;
+	const char *label = key->label ? key->label : "";
 
 	for (size_t i = 0; i < h->nkeys; i++)
-		if (h->keys[i].key == key)
+		if (h->keys[i].id_len == key->id_len && (key->id_len == 0 ||
+		    memcmp(h->keys[i].id, key->id, key->id_len) == 0) &&
+		    strcmp(h->keys[i].label, label) == 0)
 			return &h->keys[i];
+	if (key->id_len > sizeof(k->id) || strlen(label) > HSM_LABEL_MAX) {
+		hsm_fmt(err, "key '%s': label or id too long", label);
+		return NULL;
+	}
 	if (h->nkeys == HSM_KEYS_MAX) {
 		hsm_fmt(err, "too many keys in use (at most %d)", HSM_KEYS_MAX);
 		return NULL;
@@ -384,8 +426,10 @@ adopt_key(struct hsm *h, PKCS11_KEY *key, char err[static HSM_ERR_MAX])
 		return NULL;
 	}
 	k->h = h;
-	k->key = key;
-	snprintf(k->label, sizeof(k->label), "%s", key->label ? key->label : "");
+	if (key->id_len > 0)
+		memcpy(k->id, key->id, key->id_len);
+	k->id_len = key->id_len;
+	snprintf(k->label, sizeof(k->label), "%s", label);
 	h->nkeys++;
 	return k;
 }
@@ -534,65 +578,14 @@ hsm_key_label(const struct hsm_key *k)
 	return k->label;
 }
 
-int
-hsm_sign(void *key, const uint8_t digest[32], uint8_t *sig, size_t *sig_len)
+struct hsm_p11fn *
+hsm_fn(struct hsm *h)
 {
-	struct hsm_key *k = key;
-	EVP_PKEY_CTX *pctx;
-	int ret = -1;
-
-	if ((pctx = EVP_PKEY_CTX_new(k->pkey, NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_sign(pctx, sig, sig_len, digest, 32) <= 0) {
-		hsm_ossl(k->h->err, "signing in the token failed");
-		goto cleanup;
-	}
-	ret = 0;
-cleanup:
-	EVP_PKEY_CTX_free(pctx);
-	return ret;
+	return h->fn;
 }
 
-int
-hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
-    const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
-    void *arg, X509_PUBKEY **device_pub, uint8_t *sealed, size_t cap,
-    size_t *sealed_len, char err[static HSM_ERR_MAX])
+unsigned long
+hsm_slot_id(struct hsm *h)
 {
-	uint8_t point[97];
-	size_t point_len = type == HSM_KEY_P384 ? 97 : 65;
-	unsigned char *copy;
-	X509_PUBKEY *pub;
-	int curve = type == HSM_KEY_P384 ? NID_secp384r1 : NID_X9_62_prime256v1;
-
-	*device_pub = NULL;
-	*sealed_len = 0;
-	if (type != HSM_KEY_P256 && type != HSM_KEY_P384) {
-		hsm_fmt(err, "token key mode makes P-256 or P-384 device keys");
-		return -1;
-	}
-	if (transport[0] != 0x04) {
-		hsm_fmt(err, "the transport key is not an uncompressed P-256 "
-		    "point");
-		return -1;
-	}
-	if (hsm_p11fn_keygen_sealed(h->fn, PKCS11_get_slotid_from_slot(h->slot),
-	    type, transport, context_fn, arg, point, point_len, sealed, cap,
-	    sealed_len, err) != 0)
-		return -1;
-	if ((pub = X509_PUBKEY_new()) == NULL ||
-	    (copy = OPENSSL_memdup(point, point_len)) == NULL) {
-		X509_PUBKEY_free(pub);
-		hsm_fmt(err, "out of memory");
-		return -1;
-	}
-	if (X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
-	    V_ASN1_OBJECT, OBJ_nid2obj(curve), copy, (int)point_len) != 1) {
-		OPENSSL_free(copy);
-		X509_PUBKEY_free(pub);
-		hsm_ossl(err, "cannot encode the device public key");
-		return -1;
-	}
-	*device_pub = pub;
-	return 0;
+	return PKCS11_get_slotid_from_slot(h->slot);
 }

@@ -13,6 +13,8 @@
  *            stamp-format/SPEC.md section 2, independently of stamp.c)
  *   hsm-tool HOME random N
  *   hsm-tool HOME bench SECONDS THREADS
+ *   hsm-tool HOME stress N THREADS   N certificates per thread, each
+ *            verified against the sub-CA key; serials must all differ
  *
  * HWID is text used as the hardware id bytes. The PIN comes from the
  * home's pin file, as the station reads it.
@@ -331,6 +333,87 @@ work(void *arg)
 	return NULL;
 }
 
+/* stress: N certificates per thread, each decoded and verified with the
+ * sub-CA's public key (OpenSSL), serials collected and compared. */
+struct stress {
+	long n;
+	X509_PUBKEY *spki;
+	BIGNUM **serials;
+	long bad;
+};
+
+static void *
+stress_work(void *arg)
+{
+	struct stress *st = arg;
+	struct hsm_device d = { "STRESS-1", (const uint8_t *)"hw", 2 };
+	EVP_PKEY *capub = X509_get0_pubkey(hsm_ca_cert(ca));
+	char e[HSM_ERR_MAX];
+
+	for (long i = 0; i < st->n; i++) {
+		uint8_t der[HSM_CERT_MAX];
+		const unsigned char *p = der;
+		size_t len;
+		X509 *x;
+
+		if (hsm_issue_der(ca, st->spki, &d, der, sizeof(der), &len, e) !=
+		    0 || (x = d2i_X509(NULL, &p, (long)len)) == NULL) {
+			st->bad++;
+			continue;
+		}
+		if (X509_verify(x, capub) != 1)
+			st->bad++;
+		st->serials[i] = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
+		    NULL);
+		X509_free(x);
+	}
+	return NULL;
+}
+
+static int
+bn_cmp(const void *a, const void *b)
+{
+	return BN_cmp(*(BIGNUM *const *)a, *(BIGNUM *const *)b);
+}
+
+static int
+stress(long n, int threads)
+{
+	struct stress st[8];
+	pthread_t t[8];
+	EVP_PKEY *dev = EVP_EC_gen("P-256");
+	X509_PUBKEY *spki = NULL;
+	BIGNUM **all;
+	long bad = 0, dup = 0, total = n * threads;
+
+	if (threads < 1 || threads > 8 || n < 1 || dev == NULL ||
+	    X509_PUBKEY_set(&spki, dev) != 1 ||
+	    (all = calloc((size_t)total, sizeof(*all))) == NULL)
+		return fail("stress set-up");
+	for (int i = 0; i < threads; i++) {
+		st[i] = (struct stress){ n, spki, all + i * n, 0 };
+		pthread_create(&t[i], NULL, stress_work, &st[i]);
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		bad += st[i].bad;
+	}
+	for (long i = 0; i < total; i++)
+		if (all[i] == NULL)
+			return fail("a certificate is missing");
+	qsort(all, (size_t)total, sizeof(*all), bn_cmp);
+	for (long i = 1; i < total; i++)
+		dup += BN_cmp(all[i - 1], all[i]) == 0;
+	printf("%ld issued, %ld failed, %ld duplicate serials\n", total, bad,
+	    dup);
+	for (long i = 0; i < total; i++)
+		BN_free(all[i]);
+	free(all);
+	X509_PUBKEY_free(spki);
+	EVP_PKEY_free(dev);
+	return bad == 0 && dup == 0 ? 0 : 1;
+}
+
 /* bench(seconds, threads): prints "certs/s signs/s x509-certs/s
  * token-mode-devices/s". */
 static int
@@ -415,6 +498,8 @@ main(int argc, char *argv[])
 		ret = issue_csr(argv + 3);
 	} else if (strcmp(argv[2], "seal") == 0 && argc == 8) {
 		ret = seal(argv + 3);
+	} else if (strcmp(argv[2], "stress") == 0 && argc == 5) {
+		ret = stress(atol(argv[3]), atoi(argv[4]));
 	} else if (strcmp(argv[2], "bench") == 0 && argc == 5) {
 		ret = bench(atof(argv[3]), atoi(argv[4]));
 	} else if (strcmp(argv[2], "crl") == 0 && argc >= 5) {

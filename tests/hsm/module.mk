@@ -18,4 +18,15 @@ $(HSM_SHIM): tests/hsm/shim.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
-check bench: $(HSM_TOOL) $(HSM_SHIM)
+
+# In-process tests of the token API against a SoftHSM token made per run.
+UNIT_TESTS += $(BUILD)/tests/hsm/test_token
+$(BUILD)/tests/hsm/test_token: $(HSM_OBJS)
+
+# A device-side CSR made with mbedTLS (docs/device-csr.md).
+MBEDTLS_CSR := $(BUILD)/test-tools/mbedtls-csr
+$(MBEDTLS_CSR): tests/hsm/mbedtls_csr.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lmbedx509 -lmbedcrypto
+
+check bench stress: $(HSM_TOOL) $(HSM_SHIM) $(MBEDTLS_CSR)

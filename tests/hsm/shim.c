@@ -3,6 +3,8 @@
  * C_Login, whose behaviour $HSM_SHIM chooses (test-only):
  *   locked     answer CKR_PIN_LOCKED, as a token whose retry counter has
  *              run out does (SoftHSM itself never locks a PIN)
+ *   flagged    also report CKF_USER_PIN_LOCKED in C_GetTokenInfo, as
+ *              tokens that tell before any login is tried
  *   count:FILE append one line to FILE per C_Login, then forward: proves
  *              that a wrong PIN is tried once and never again
  * Used by tests/hsm/pki.test.sh through [hsm] module.
@@ -19,6 +21,18 @@
 
 static CK_FUNCTION_LIST shim;
 static CK_C_Login real_login;
+static CK_C_GetTokenInfo real_token_info;
+
+static CK_RV
+shim_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	const char *mode = getenv("HSM_SHIM");
+	CK_RV rv = real_token_info(slot, info);
+
+	if (rv == CKR_OK && mode != NULL && strcmp(mode, "flagged") == 0)
+		info->flags |= CKF_USER_PIN_LOCKED;
+	return rv;
+}
 
 static CK_RV
 shim_login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
@@ -27,7 +41,8 @@ shim_login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	const char *mode = getenv("HSM_SHIM");
 	int fd;
 
-	if (mode != NULL && strcmp(mode, "locked") == 0)
+	if (mode != NULL && (strcmp(mode, "locked") == 0 ||
+	    strcmp(mode, "flagged") == 0))
 		return CKR_PIN_LOCKED;
 	if (mode != NULL && strncmp(mode, "count:", 6) == 0) {
 		fd = open(mode + 6, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -56,7 +71,9 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		return CKR_GENERAL_ERROR;
 	shim = *real;
 	real_login = real->C_Login;
+	real_token_info = real->C_GetTokenInfo;
 	shim.C_Login = shim_login;
+	shim.C_GetTokenInfo = shim_token_info;
 	*list = &shim;
 	return CKR_OK;
 }

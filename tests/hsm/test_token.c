@@ -1,0 +1,418 @@
+/*
+ * test_token.c: the hsm API in-process against a SoftHSM token made for
+ * this run (so that it also runs under ASan+UBSan): issuance for each key
+ * type checked with OpenSSL, two threads issuing at once, hsm_sign,
+ * the token key mode unwrapped with OpenSSL, and the refusals with their
+ * messages (PIN, URI, key, CRL input, device input).
+ */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+
+#include "hsm/hsm.h"
+
+#define MODULE "/usr/lib/softhsm/libsofthsm2.so"
+#define PIN "test-pin-1234"
+
+static char dir[] = "/tmp/hsm-test.XXXXXX";
+static char root_file[64], subca_file[64];
+static struct hsm *h;
+static struct hsm_ca *ca;
+static char err[HSM_ERR_MAX];
+static const struct hsm_profile profile = {
+	.organization = "Test Devices",
+	.not_before_skew = 60,
+	.validity_days = 0,
+	.key_types = HSM_KEY_P256 | HSM_KEY_P384 | HSM_KEY_ED25519,
+	.hardware_module_name = true,
+	.hardware_type = HSM_HWTYPE_OID_DEFAULT,
+};
+
+static int
+write_pem(const char *file, X509 *x)
+{
+	FILE *f = fopen(file, "w");
+	int ok = f != NULL && PEM_write_X509(f, x) == 1;
+
+	if (f != NULL)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
+static int
+setup(void **state)
+{
+	char conf[64], text[128];
+	struct hsm_key *key;
+	EVP_PKEY *root_key = NULL, *pub = NULL;
+	X509 *root = NULL, *subca = NULL;
+	FILE *f;
+	int ret = -1;
+
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
+	snprintf(text, sizeof(text), "directories.tokendir = %s\n"
+	    "objectstore.backend = file\nlog.level = ERROR\n", dir);
+	snprintf(root_file, sizeof(root_file), "%s/root.pem", dir);
+	snprintf(subca_file, sizeof(subca_file), "%s/subca.pem", dir);
+	if ((f = fopen(conf, "w")) == NULL || fputs(text, f) < 0 ||
+	    fclose(f) != 0 || setenv("SOFTHSM2_CONF", conf, 1) != 0)
+		return -1;
+	if (hsm_token_init(MODULE, "unit", "so-pin-5678", PIN, err) != 0 ||
+	    hsm_open(&h, MODULE, "pkcs11:token=unit", PIN, err) != 0 ||
+	    hsm_key_generate(h, "subca", HSM_KEY_P256, &key, err) != 0 ||
+	    (pub = hsm_key_public(key)) == NULL ||
+	    (root_key = EVP_EC_gen("P-256")) == NULL ||
+	    hsm_cert_make(root_key, "Test", "Test Root", NULL, root_key, true, 30,
+	    &root, err) != 0 ||
+	    hsm_cert_make(pub, "Test", "Test Sub-CA", root, root_key, true, 30,
+	    &subca, err) != 0 ||
+	    write_pem(root_file, root) != 0 || write_pem(subca_file, subca) != 0 ||
+	    hsm_ca_open(&ca, h, "pkcs11:object=subca", subca_file, root_file,
+	    &profile, err) != 0) {
+		fprintf(stderr, "setup: %s\n", err);
+		goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	X509_free(root);
+	X509_free(subca);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(root_key);
+	return ret;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	hsm_ca_free(ca);
+	hsm_close(h);
+	nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+/* issue(key, serial): a certificate for ${key}, checked against the
+ * sub-CA's key by OpenSSL. */
+static X509 *
+issue(EVP_PKEY *key, const char *serial)
+{
+	X509_PUBKEY *spki = NULL;
+	struct hsm_device d = { serial, (const uint8_t *)"hw-1", 4 };
+	uint8_t der[HSM_CERT_MAX];
+	const unsigned char *p = der;
+	size_t len;
+	X509 *x;
+
+	assert_int_equal(X509_PUBKEY_set(&spki, key), 1);
+	if (hsm_issue_der(ca, spki, &d, der, sizeof(der), &len, err) != 0)
+		fail_msg("%s", err);
+	X509_PUBKEY_free(spki);
+	assert_non_null(x = d2i_X509(NULL, &p, (long)len));
+	assert_ptr_equal(p, der + len);
+	assert_int_equal(X509_verify(x, X509_get0_pubkey(hsm_ca_cert(ca))), 1);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), key), 1);
+	return x;
+}
+
+static void
+test_key_types(void **state)
+{
+	const char *algs[] = { "P-256", "P-384", NULL };
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		EVP_PKEY *k = algs[i] ? EVP_PKEY_Q_keygen(NULL, NULL, "EC",
+		    algs[i]) : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		X509 *x = issue(k, "SN-1");
+
+		assert_int_equal(X509_check_ca(x), 0);
+		assert_true((X509_get_extended_key_usage(x) & XKU_SSL_CLIENT) != 0);
+		assert_int_equal(!!(X509_get_key_usage(x) & KU_KEY_AGREEMENT),
+		    algs[i] != NULL);
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+}
+
+#define PER_THREAD 100
+static void *
+issue_many(void *arg)
+{
+	BIGNUM **serials = arg;
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+
+	for (int i = 0; i < PER_THREAD; i++) {
+		X509 *x = issue(k, "SN-T");
+
+		serials[i] = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+		X509_free(x);
+	}
+	EVP_PKEY_free(k);
+	return NULL;
+}
+
+static void
+test_threads(void **state)
+{
+	BIGNUM *serials[2 * PER_THREAD];
+	pthread_t t[2];
+
+	(void)state;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, issue_many,
+		    serials + i * PER_THREAD), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < 2 * PER_THREAD; i++) {
+		assert_false(BN_is_negative(serials[i]));
+		assert_true(BN_num_bits(serials[i]) > 64);
+		for (int j = 0; j < i; j++)
+			assert_int_not_equal(BN_cmp(serials[i], serials[j]), 0);
+	}
+	for (int i = 0; i < 2 * PER_THREAD; i++)
+		BN_free(serials[i]);
+}
+
+static void
+test_sign(void **state)
+{
+	struct hsm_key *k;
+	uint8_t digest[32] = { 7 }, sig[HSM_SIG_MAX];
+	size_t len = sizeof(sig);
+	EVP_PKEY *pub;
+	EVP_PKEY_CTX *v;
+
+	(void)state;
+	assert_int_equal(hsm_key_find(h, "pkcs11:object=subca", &k, err), 0);
+	assert_int_equal(hsm_sign(k, digest, sig, &len), 0);
+	assert_true(len <= 72);
+	assert_non_null(pub = hsm_key_public(k));
+	assert_non_null(v = EVP_PKEY_CTX_new(pub, NULL));
+	assert_int_equal(EVP_PKEY_verify_init(v), 1);
+	assert_int_equal(EVP_PKEY_verify(v, sig, len, digest, 32), 1);
+	digest[0] ^= 1;
+	assert_int_not_equal(EVP_PKEY_verify(v, sig, len, digest, 32), 1);
+	EVP_PKEY_CTX_free(v);
+	/* raw r || s and the key id, as the stamp's SIGNATURE record has them */
+	{
+		uint8_t rs[64], id[32], point[65], want[32];
+		size_t plen;
+		ECDSA_SIG *es = ECDSA_SIG_new();
+		unsigned char *der = NULL;
+		int dlen;
+
+		digest[0] ^= 1;
+		assert_int_equal(hsm_sign_rs(k, digest, rs), 0);
+		ECDSA_SIG_set0(es, BN_bin2bn(rs, 32, NULL),
+		    BN_bin2bn(rs + 32, 32, NULL));
+		dlen = i2d_ECDSA_SIG(es, &der);
+		assert_non_null(v = EVP_PKEY_CTX_new(pub, NULL));
+		assert_int_equal(EVP_PKEY_verify_init(v), 1);
+		assert_int_equal(EVP_PKEY_verify(v, der, (size_t)dlen, digest, 32),
+		    1);
+		EVP_PKEY_CTX_free(v);
+		OPENSSL_free(der);
+		ECDSA_SIG_free(es);
+		assert_int_equal(hsm_key_id(k, id), 0);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(pub, "pub",
+		    point, sizeof(point), &plen), 1);
+		SHA256(point, plen, want);
+		assert_memory_equal(id, want, 32);
+	}
+	EVP_PKEY_free(pub);
+}
+
+static int
+fixed_context(void *arg, const uint8_t eph[65], uint8_t context[32])
+{
+	(void)arg;
+	(void)eph;
+	memset(context, 0x5a, 32);
+	return 0;
+}
+
+static void
+test_sealed(void **state)
+{
+	EVP_PKEY *t = EVP_EC_gen("P-256"), *e, *dev;
+	EVP_PKEY_CTX *dc;
+	EVP_CIPHER_CTX *c;
+	X509_PUBKEY *pub;
+	uint8_t transport[65], sealed[512], z[32], kek[32], ctx[32], p8[512];
+	size_t len, tlen, zlen = sizeof(z);
+	int n, n2;
+	const unsigned char *p = p8;
+
+	(void)state;
+	assert_int_equal(EVP_PKEY_get_octet_string_param(t, "pub", transport,
+	    sizeof(transport), &tlen), 1);
+	if (hsm_keygen_sealed(h, HSM_KEY_P256, transport, fixed_context, NULL,
+	    &pub, sealed, sizeof(sealed), &len, err) != 0)
+		fail_msg("%s", err);
+	assert_true(len > 65 + 16);
+	/* The device side, with OpenSSL: Z, KEK = AES-ECB(Z, context), KWP. */
+	assert_non_null(e = EVP_PKEY_new());
+	{
+		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_utf8_string("group", "P-256", 0),
+			OSSL_PARAM_octet_string("pub", sealed, 65),
+			OSSL_PARAM_END,
+		};
+
+		EVP_PKEY_free(e);
+		e = NULL;
+		assert_int_equal(EVP_PKEY_fromdata_init(pc), 1);
+		assert_int_equal(EVP_PKEY_fromdata(pc, &e, EVP_PKEY_PUBLIC_KEY,
+		    params), 1);
+		EVP_PKEY_CTX_free(pc);
+	}
+	assert_non_null(dc = EVP_PKEY_CTX_new(t, NULL));
+	assert_int_equal(EVP_PKEY_derive_init(dc), 1);
+	assert_int_equal(EVP_PKEY_derive_set_peer(dc, e), 1);
+	assert_int_equal(EVP_PKEY_derive(dc, z, &zlen), 1);
+	EVP_PKEY_CTX_free(dc);
+	memset(ctx, 0x5a, sizeof(ctx));
+	assert_non_null(c = EVP_CIPHER_CTX_new());
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_256_ecb(), NULL, z, NULL),
+	    1);
+	EVP_CIPHER_CTX_set_padding(c, 0);
+	assert_int_equal(EVP_EncryptUpdate(c, kek, &n, ctx, 32), 1);
+	assert_int_equal(n, 32);
+	EVP_CIPHER_CTX_reset(c);
+	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+	assert_int_equal(EVP_DecryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, kek,
+	    NULL), 1);
+	assert_int_equal(EVP_DecryptUpdate(c, p8, &n, sealed + 65,
+	    (int)(len - 65)), 1);
+	assert_int_equal(EVP_DecryptFinal_ex(c, p8 + n, &n2), 1);
+	EVP_CIPHER_CTX_free(c);
+	assert_non_null(dev = d2i_AutoPrivateKey(NULL, &p, n + n2));
+	{
+		EVP_PKEY *certkey = X509_PUBKEY_get(pub);
+		uint8_t a[65], b[65];
+		size_t la, lb;
+
+		/* SoftHSM's PKCS#8 has no public key: compare via the scalar. */
+		assert_non_null(certkey);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(certkey, "pub", a,
+		    sizeof(a), &la), 1);
+		EVP_PKEY_free(certkey);
+		{
+			BIGNUM *priv = NULL;
+			EC_GROUP *g = EC_GROUP_new_by_curve_name(
+			    NID_X9_62_prime256v1);
+			EC_POINT *pt = EC_POINT_new(g);
+
+			assert_int_equal(EVP_PKEY_get_bn_param(dev, "priv", &priv),
+			    1);
+			assert_int_equal(EC_POINT_mul(g, pt, priv, NULL, NULL, NULL),
+			    1);
+			lb = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED,
+			    b, sizeof(b), NULL);
+			assert_int_equal(la, lb);
+			assert_memory_equal(a, b, la);
+			BN_clear_free(priv);
+			EC_POINT_free(pt);
+			EC_GROUP_free(g);
+		}
+	}
+	EVP_PKEY_free(dev);
+	EVP_PKEY_free(e);
+	EVP_PKEY_free(t);
+	X509_PUBKEY_free(pub);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct hsm *other;
+	struct hsm_key *k;
+	X509_CRL *crl;
+	uint8_t s21[21] = { 1 }, der[HSM_CERT_MAX];
+	struct hsm_revoked r = { s21, 21, 0, -1 };
+	struct hsm_device dev = { "SN-1", (const uint8_t *)"", 0 };
+	X509_PUBKEY *spki = NULL;
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	size_t len;
+
+	(void)state;
+	/* A second open would finalise the module under the first. */
+	assert_int_equal(hsm_open(&other, MODULE, "pkcs11:token=unit", PIN,
+	    err), -1);
+	assert_null(other);
+	assert_string_equal(err, "a token is already open in this process");
+	assert_int_equal(hsm_token_init(MODULE, "x", "so", "pin", err), -1);
+	assert_string_equal(err, "a token is already open in this process");
+	assert_int_equal(hsm_key_find(h, "pkcs11:object=%zz", &k, err), -1);
+	assert_string_equal(err, "'pkcs11:object=%zz' is not a PKCS#11 URI: "
+	    "URI encoding invalid or corrupted");
+	assert_int_equal(hsm_key_find(h, "pkcs11:object=none", &k, err), -1);
+	assert_string_equal(err, "token 'unit' has no private key matching "
+	    "'pkcs11:object=none' (check the key's URI in station.conf)");
+	assert_int_equal(hsm_key_generate(h, "subca", HSM_KEY_P256, &k, err), -1);
+	assert_string_equal(err, "token 'unit' already has a key labelled "
+	    "'subca'");
+	assert_int_equal(hsm_crl(ca, &r, 1, 1, 100, 200, &crl, err), -1);
+	assert_string_equal(err, "CRL: a serial number is 1 to 20 bytes, got 21");
+	r.serial_len = 1;
+	r.reason = 7;
+	assert_int_equal(hsm_crl(ca, &r, 1, 1, 100, 200, &crl, err), -1);
+	assert_string_equal(err, "CRL: reason code 7 is not one of RFC 5280");
+	assert_int_equal(hsm_crl(ca, NULL, 0, 1, 200, 200, &crl, err), -1);
+	assert_string_equal(err, "CRL: nextUpdate must come after thisUpdate");
+	assert_int_equal(X509_PUBKEY_set(&spki, key), 1);
+	assert_int_equal(hsm_issue_der(ca, spki, &dev, der, sizeof(der), &len,
+	    err), -1);
+	assert_string_equal(err, "device SN-1: hardware id must be 1 to 64 "
+	    "bytes");
+	dev.hwid_len = 4;
+	dev.hwid = (const uint8_t *)"hw-1";
+	assert_int_equal(hsm_issue_der(ca, spki, &dev, der, 100, &len, err), -1);
+	assert_string_equal(err, "device SN-1: the certificate does not fit in "
+	    "100 bytes");
+	X509_PUBKEY_free(spki);
+	EVP_PKEY_free(key);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_types),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_sign),
+		cmocka_unit_test(test_sealed),
+		cmocka_unit_test(test_refusals),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
