@@ -9,8 +9,10 @@
  * binding only with --hardware-id. Secrets are shown as their length,
  * unless --device-key (the device's transport private key, PEM) opens
  * them; a secret that does not open with it makes the stamp invalid for
- * that device. Exit 0 valid, 1 invalid (reason and offset on stderr), 2
- * usage.
+ * that device. A USB profile message (info, keygen or commit request, as
+ * uploaded with dfu-util) is recognised by its magic and checked with
+ * stamp_msg_read(), an info attestation against its certificate's key.
+ * Exit 0 valid, 1 invalid (reason and offset on stderr), 2 usage.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include "stamp-format/stamp.h"
 #include "station/stamp_crypto.h"
@@ -35,7 +38,8 @@ usage(FILE *out)
 	fprintf(out, "Usage: station inspect FILE [--json] [--trust CERT|PUBKEY]\n"
 	    "                       [--hardware-id ID] [--device-key KEY]\n"
 	    "\nChecks the stamp image in FILE (stamp-format/SPEC.md) and prints "
-	    "every\nrecord. The integrity digest is always checked.\n"
+	    "every\nrecord. The integrity digest is always checked. FILE may "
+	    "also be a USB\ninfo message, keygen request or commit request.\n"
 	    "  --trust FILE        verify the signature with this signer "
 	    "certificate\n"
 	    "                      or public key (PEM)\n"
@@ -152,10 +156,10 @@ print_json_string(FILE *out, const char *s)
 
 /* One record: text or JSON; ${plain} is the opened secret, or NULL. */
 static void
-print_record(FILE *out, int json, int first, const struct stamp_record *r,
-    const uint8_t *plain, size_t plain_len)
+print_record(FILE *out, int json, int first, uint32_t magic,
+    const struct stamp_record *r, const uint8_t *plain, size_t plain_len)
 {
-	const char *name = stamp_type_name(STAMP_MAGIC, r->type);
+	const char *name = stamp_type_name(magic, r->type);
 	const uint8_t *val = plain != NULL ? plain : r->value;
 	size_t n = plain != NULL ? plain_len : r->length;
 	int secret = (r->flags & STAMP_RF_SECRET) != 0;
@@ -196,7 +200,8 @@ print_record(FILE *out, int json, int first, const struct stamp_record *r,
 		fputc('\n', out);
 		return;
 	}
-	if (r->type == STAMP_T_MANUFACTURING_TIME && n == 8) {
+	if (magic == STAMP_MAGIC && r->type == STAMP_T_MANUFACTURING_TIME &&
+	    n == 8) {
 		unsigned long long t = 0;
 
 		for (int i = 7; i >= 0; i--)
@@ -235,7 +240,8 @@ print_records(FILE *out, int json, const struct stamp_view *v,
 			break;
 		}
 		if (out != NULL)
-			print_record(out, json, first, &r, open ? plain : NULL,
+			print_record(out, json, first, STAMP_MAGIC, &r,
+			    open ? plain : NULL,
 			    plain_len);
 		OPENSSL_cleanse(plain, plain_len);
 		plain_len = 0;
@@ -279,6 +285,121 @@ print_header(FILE *out, int json, const char *file, const struct stamp_view *v,
 	    v->signature_checked ? "verified with --trust" :
 	    "NOT CHECKED (no --trust)", bound ? "hardware id matches" :
 	    "not checked (no --hardware-id)");
+}
+
+static const char *
+msg_kind(uint32_t magic)
+{
+	switch (magic) {
+	case STAMP_MAGIC_INFO:
+		return "info message";
+	case STAMP_MAGIC_KEYGEN:
+		return "keygen request";
+	case STAMP_MAGIC_COMMIT:
+		return "commit request";
+	}
+	return NULL;
+}
+
+/* The attestation signature of an info message, by the key of its first
+ * ATTESTATION_CERT (the chain itself is not checked here). 0 or -1. */
+static int
+check_attestation(const struct stamp_msg *m)
+{
+	struct stamp_cursor c;
+	struct stamp_record cert, sig;
+	struct stamp_ossl o;
+	struct stamp_crypto cr;
+	const uint8_t *p;
+	uint8_t digest[32];
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	int ret = -1;
+
+	stamp_msg_records(m, &c);
+	if (!stamp_find(&c, STAMP_I_ATTESTATION_CERT, &cert))
+		return -1;
+	stamp_msg_records(m, &c);
+	if (!stamp_find(&c, STAMP_I_ATTESTATION_SIG, &sig))
+		return -1;
+	p = cert.value;
+	if ((x = d2i_X509(NULL, &p, (long)cert.length)) == NULL ||
+	    p != cert.value + cert.length || (key = X509_get_pubkey(x)) == NULL)
+		goto cleanup;
+	if (stamp_ossl_init(&o, key, NULL, &cr) != 0 ||
+	    cr.sha256(NULL, m->buf, m->signed_len, digest) != 0)
+		goto cleanup;
+	ret = cr.verify(cr.ctx, o.trust_key_id, digest, sig.value);
+cleanup:
+	EVP_PKEY_free(key);
+	X509_free(x);
+	return ret;
+}
+
+/* `station inspect` of a USB profile message (SPEC.md section 5). */
+static int
+inspect_msg(const char *file, const uint8_t *buf, size_t len, int json,
+    const struct stamp_expect *expect)
+{
+	const char *kind = msg_kind(stamp_le32(buf));
+	const char *attest = "none";
+	struct stamp_cursor c;
+	struct stamp_record r;
+	struct stamp_error err;
+	struct stamp_msg m;
+	int first = 1;
+
+	if (stamp_msg_read(&m, stamp_le32(buf), buf, len, &err) != 0)
+		goto invalid;
+	stamp_msg_records(&m, &c);
+	if (expect->hardware_id != NULL && stamp_find(&c, 1, &r) &&
+	    (r.length != expect->hardware_id_len ||
+	    memcmp(r.value, expect->hardware_id, r.length) != 0)) {
+		err.code = STAMP_E_BINDING;
+		err.offset = r.offset + 8;
+		goto invalid;
+	}
+	if (m.signed_len != 0) {
+		if (check_attestation(&m) != 0) {
+			err.code = STAMP_E_SIGNATURE;
+			err.offset = m.signed_len + 8;
+			goto invalid;
+		}
+		attest = "verified by the attestation certificate's key "
+		    "(chain not checked)";
+	}
+	if (json) {
+		printf("{\"file\": ");
+		print_json_string(stdout, file);
+		printf(", \"valid\": true, \"kind\": \"%s\", \"length\": %zu, "
+		    "\"attestation\": \"%s\", \"records\": [", kind, len,
+		    m.signed_len ? "verified" : "none");
+	} else {
+		printf("%s: valid %s, format %u.%u, %zu bytes\n", file, kind,
+		    buf[4], buf[5], len);
+		if (m.magic == STAMP_MAGIC_INFO)
+			printf("  attestation  %s\n", attest);
+	}
+	stamp_msg_records(&m, &c);
+	while (stamp_next(&c, &r)) {
+		print_record(stdout, json, first, m.magic, &r, NULL, 0);
+		first = 0;
+	}
+	if (json)
+		printf("\n  ]}\n");
+	return EXIT_OK;
+invalid:
+	station_err("%s: invalid %s: %s at offset %zu (0x%zx)", file, kind,
+	    stamp_strerror(err.code), err.offset, err.offset);
+	if (json) {
+		printf("{\"file\": ");
+		print_json_string(stdout, file);
+		printf(", \"valid\": false, \"kind\": \"%s\", \"error\": "
+		    "{\"code\": %d, \"reason\": ", kind, (int)err.code);
+		print_json_string(stdout, stamp_strerror(err.code));
+		printf(", \"offset\": %zu}}\n", err.offset);
+	}
+	return EXIT_FAILED;
 }
 
 int
@@ -371,6 +492,16 @@ inspect_main(int argc, char *argv[])
 	}
 	if ((image = read_file(file, &len)) == NULL)
 		goto cleanup;
+	if (len >= 4 && msg_kind(stamp_le32(image)) != NULL) {
+		if (trust != NULL || device_key != NULL) {
+			station_err("inspect: %s is a USB %s; --trust and "
+			    "--device-key apply to stamps only", file,
+			    msg_kind(stamp_le32(image)));
+			goto cleanup;
+		}
+		ret = inspect_msg(file, image, len, json, &expect);
+		goto cleanup;
+	}
 	ret = EXIT_FAILED;
 	/* Secrets are opened once before anything is printed: one that does
 	 * not open makes the stamp invalid for this device. */

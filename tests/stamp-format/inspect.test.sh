@@ -121,6 +121,37 @@ is "$RC $OUT" "0 Verified OK" "openssl CLI verifies the stamp signature"
 run openssl dgst -sha256 -verify "$TRUST" -signature "$TMP/sig.der" "$V/valid-minimal.bin"
 is "$RC" 1 "openssl CLI refuses it over other bytes"
 
+# USB profile messages (dfu-util uploads) are recognised by their magic.
+for m in info:"info message" keygen:"keygen request" commit:"commit request"; do
+	run "$STATION" inspect "$V/msg-${m%%:*}.bin"
+	is "$RC" 0 "inspect msg-${m%%:*}.bin: exit 0"
+	contains "$OUT" "valid ${m#*:}, format 1.0" "inspect msg-${m%%:*}.bin: kind"
+done
+run "$STATION" inspect "$V/msg-info.bin"
+contains "$OUT" "attestation  verified by the attestation certificate's key" "info: attestation verified"
+contains "$OUT" "@80    transport_key      0x0005 critical 65 bytes: 04" "info: transport key shown"
+cp "$V/msg-info.bin" "$TMP/info.bin"
+printf 'X' | dd of="$TMP/info.bin" bs=1 seek=41 conv=notrunc 2>/dev/null
+run "$STATION" inspect "$TMP/info.bin"
+is "$RC" 1 "info with a changed byte: exit 1"
+err_is "station: $TMP/info.bin: invalid info message: bad signature at offset 552 (0x228)" \
+    "info with a changed byte: attestation refused"
+head -c 100 "$V/msg-keygen.bin" > "$TMP/kg.bin"
+run "$STATION" inspect --json "$TMP/kg.bin"
+is "$RC" 1 "truncated keygen request: exit 1"
+is "$OUT" "{\"file\": \"$TMP/kg.bin\", \"valid\": false, \"kind\": \"keygen request\", \"error\": {\"code\": 1, \"reason\": \"truncated\", \"offset\": 100}}" \
+    "truncated keygen request: JSON"
+run "$STATION" inspect --hardware-id HW-0001-TEST "$V/msg-commit.bin"
+is "$RC" 0 "commit request for this device"
+run "$STATION" inspect --hardware-id HW-0002-TEST "$V/msg-commit.bin"
+is "$RC" 1 "commit request for another device: exit 1"
+err_is "station: $V/msg-commit.bin: invalid commit request: hardware id mismatch at offset 20 (0x14)" \
+    "commit request for another device: message"
+run "$STATION" inspect --trust "$TRUST" "$V/msg-commit.bin"
+is "$RC" 2 "--trust with a message: exit 2"
+err_is "station: inspect: $V/msg-commit.bin is a USB commit request; --trust and --device-key apply to stamps only" \
+    "--trust with a message: message"
+
 # The generator still rebuilds the same set of vectors with the same
 # reasons (offsets inside valid-full.bin move with DER signature lengths).
 mkdir -p "$TMP/gen"
