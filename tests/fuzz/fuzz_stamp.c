@@ -7,7 +7,8 @@
  * The crypto callbacks are stand-ins so the fuzzer can get past the
  * digest and signature: the "SHA-256" of anything is 32 zero bytes, a
  * signature verifies if its first byte is 0x5a, and the secret primitives
- * are copies. The real primitives are tested elsewhere.
+ * are copies. The real primitives are tested elsewhere. Accepted images
+ * also go through the A/B commit marker functions.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -90,6 +91,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (v.total_len > size || v.end_off > v.total_len ||
 	    v.integrity_off >= v.end_off || v.hardware_id == NULL)
 		abort();
+	/* The commit marker of an accepted image matches it; the last write
+	 * unit of the input is a candidate marker too. */
+	stamp_marker(&v, plain);
+	memset(plain + STAMP_MARKER_LEN, 0xff, 32 - STAMP_MARKER_LEN);
+	if (stamp_marker_matches(&v, plain, v.write_unit) != 1)
+		abort();
+	if (size >= v.write_unit)
+		(void)stamp_marker_matches(&v, data + size - v.write_unit,
+		    v.write_unit);
 	stamp_records(&v, &c);
 	while (stamp_next(&c, &r)) {
 		if (r.value < data || r.value + r.length > data + v.end_off)
