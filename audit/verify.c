@@ -484,7 +484,8 @@ audit_verify(const char *path, const char *pubkey_pem,
 	ret = 0;
 	/* One read transaction: on a running station, every step sees the
 	 * same snapshot (WAL), so a device appended meanwhile is no finding. */
-	sqlite3_exec(v.db, "BEGIN", NULL, NULL, NULL);
+	sqlite3_exec(v.db, "PRAGMA temp_store = MEMORY; BEGIN", NULL, NULL,
+	    NULL);
 	t0 = seconds();
 	if (check_schema(&v) != 0 || load_checkpoints(&v) != 0 ||
 	    audit_replay_init(&v.rp, v.db) != 0) {
