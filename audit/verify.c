@@ -385,10 +385,15 @@ check_signature(struct verifier *v, const struct audit_checkpoint *c,
 	void *key;
 	int ok;
 
-	if ((key = key_for(v, c->key_id)) == NULL)
-		return bad(v, c->head_seq, "%s at event %llu: signed by a key %s",
-		    what, (unsigned long long)c->head_seq, v->n_given ?
-		    "other than the one given" : "the log does not introduce");
+	if ((key = key_for(v, c->key_id)) == NULL) {
+		char id[2 * AUDIT_HASH_LEN + 1];
+
+		audit_hex(c->key_id, AUDIT_HASH_LEN, id);
+		return bad(v, c->head_seq, "%s at event %llu: signed by a key %s "
+		    "(key id %.16s...)", what, (unsigned long long)c->head_seq,
+		    v->n_given ? "other than the one given; after a key rotation "
+		    "pass both keys in --key" : "the log does not introduce", id);
+	}
 	if (audit_checkpoint_message(c, &msg, &len) != 0)
 		return bad(v, c->head_seq, "out of memory");
 	audit_sha256(msg, len, digest);
