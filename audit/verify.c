@@ -385,10 +385,15 @@ check_signature(struct verifier *v, const struct audit_checkpoint *c,
 	void *key;
 	int ok;
 
-	if ((key = key_for(v, c->key_id)) == NULL)
-		return bad(v, c->head_seq, "%s at event %llu: signed by a key %s",
-		    what, (unsigned long long)c->head_seq, v->n_given ?
-		    "other than the one given" : "the log does not introduce");
+	if ((key = key_for(v, c->key_id)) == NULL) {
+		char id[2 * AUDIT_HASH_LEN + 1];
+
+		audit_hex(c->key_id, AUDIT_HASH_LEN, id);
+		return bad(v, c->head_seq, "%s at event %llu: signed by a key %s "
+		    "(key id %.16s...)", what, (unsigned long long)c->head_seq,
+		    v->n_given ? "other than the one given; after a key rotation "
+		    "pass both keys in --key" : "the log does not introduce", id);
+	}
 	if (audit_checkpoint_message(c, &msg, &len) != 0)
 		return bad(v, c->head_seq, "out of memory");
 	audit_sha256(msg, len, digest);
@@ -484,7 +489,8 @@ audit_verify(const char *path, const char *pubkey_pem,
 	ret = 0;
 	/* One read transaction: on a running station, every step sees the
 	 * same snapshot (WAL), so a device appended meanwhile is no finding. */
-	sqlite3_exec(v.db, "BEGIN", NULL, NULL, NULL);
+	sqlite3_exec(v.db, "PRAGMA temp_store = MEMORY; BEGIN", NULL, NULL,
+	    NULL);
 	t0 = seconds();
 	if (check_schema(&v) != 0 || load_checkpoints(&v) != 0 ||
 	    audit_replay_init(&v.rp, v.db) != 0) {

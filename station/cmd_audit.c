@@ -64,6 +64,21 @@ usage(FILE *out)
 	    "configuration error.\n");
 }
 
+/* The database must exist: a wrong path is a usage error (exit 2), not a
+ * finding about the log. */
+static int
+db_exists(const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		station_err("cannot open %s: no such file (check --db or --home)",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
 int
 audit_cmd_db_path(const char *home_opt, const char *db_opt, char *out,
     size_t size)
@@ -82,7 +97,7 @@ audit_cmd_db_path(const char *home_opt, const char *db_opt, char *out,
 			station_err("audit: --db path too long");
 			return -1;
 		}
-		return 0;
+		return db_exists(out);
 	}
 	if ((home = station_home(home_opt)) == NULL)
 		return -1;
@@ -98,7 +113,7 @@ audit_cmd_db_path(const char *home_opt, const char *db_opt, char *out,
 		station_err("audit: database path too long");
 		goto cleanup;
 	}
-	ret = 0;
+	ret = db_exists(out);
 cleanup:
 	free(cfg);
 	return ret;

@@ -213,8 +213,11 @@ main(int argc, char *argv[])
 			return 1;
 		if (pid == 0) {
 			close(fds[0]);
+			/* Mostly early cuts; one round in four long enough for
+			 * a WAL checkpoint (hundreds of page writes) to finish,
+			 * else a long WAL would be cut mid-checkpoint forever. */
 			if (power && powercut_install(1 + (unsigned long)rand() %
-			    200) != 0)
+			    (i % 4 == 3 ? 3000 : 200)) != 0)
 				_exit(5);
 			child(fds[1]);
 		}

@@ -18,6 +18,7 @@ struct shim_file {
 	int shim;                   /* 0: pass everything through */
 	unsigned char *mem;         /* the file as the program sees it */
 	sqlite3_int64 size, cap;
+	sqlite3_int64 dirty_lo, dirty_hi;  /* written since the last sync */
 };
 
 static sqlite3_vfs *real_vfs;
@@ -48,20 +49,22 @@ grow(struct shim_file *f, sqlite3_int64 need)
 	return SQLITE_OK;
 }
 
-/* The unix VFS writes at most 128 KiB per call: in pieces. */
+/* Writes what changed since the last sync to the real file, in pieces
+ * (the unix VFS writes at most 128 KiB per call). */
 static int
 write_back(struct shim_file *f)
 {
-	sqlite3_int64 off;
+	sqlite3_int64 off, end = f->dirty_hi < f->size ? f->dirty_hi : f->size;
 	int rc;
 
-	for (off = 0; off < f->size; off += 65536) {
-		sqlite3_int64 n = f->size - off < 65536 ? f->size - off : 65536;
+	for (off = f->dirty_lo; off < end; off += 65536) {
+		sqlite3_int64 n = end - off < 65536 ? end - off : 65536;
 
 		if ((rc = f->real->pMethods->xWrite(f->real, f->mem + off, (int)n,
 		    off)) != SQLITE_OK)
 			return rc;
 	}
+	f->dirty_lo = f->dirty_hi = 0;
 	return SQLITE_OK;
 }
 
@@ -112,6 +115,10 @@ x_write(sqlite3_file *file, const void *buf, int n, sqlite3_int64 off)
 	memcpy(f->mem + off, buf, (size_t)n);
 	if (off + n > f->size)
 		f->size = off + n;
+	if (f->dirty_hi == 0 || off < f->dirty_lo)
+		f->dirty_lo = off;
+	if (off + n > f->dirty_hi)
+		f->dirty_hi = off + n;
 	return SQLITE_OK;
 }
 

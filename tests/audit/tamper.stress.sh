@@ -3,4 +3,4 @@
 set -u
 cd "$(dirname "$0")/../.."
 T=$(mktemp -d "${TMPDIR:-/tmp}/audit-tamper.XXXXXX"); trap 'rm -rf "$T"' EXIT
-exec "${BUILD:-build}/testbin/audit-tamper" "$T" 20000 "$(date +%s)"
+"${BUILD:-build}/testbin/audit-tamper" "$T" 20000 "$(date +%s)"

@@ -5,4 +5,4 @@
 set -u
 cd "$(dirname "$0")/../.."
 T=$(mktemp -d "${TMPDIR:-/tmp}/audit-tamper.XXXXXX"); trap 'rm -rf "$T"' EXIT
-exec "${BUILD:-build}/testbin/audit-tamper" "$T" 1000 "$(date +%s)"
+"${BUILD:-build}/testbin/audit-tamper" "$T" 1000 "$(date +%s)"
