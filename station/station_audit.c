@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "station/pki.h"
@@ -41,48 +42,73 @@ station_audit_actor(char actor[static AUDIT_ACTOR_MAX + 1])
 		    (unsigned)geteuid());
 }
 
+/* add_pubkey(out, k): append ${k} as a PEM public key to ${out}. */
+static int
+add_pubkey(BIO *out, EVP_PKEY *k)
+{
+	return k != NULL && PEM_write_bio_PUBKEY(out, k) == 1 ? 0 : -1;
+}
+
 int
-station_audit_pubkey_pem(const char *cert_file, char **pem)
+station_audit_pubkey_pem(const char *file, char **pem)
 {
 	FILE *f;
-	X509 *x = NULL;
-	EVP_PKEY *k = NULL;
-	BIO *b = NULL;
-	char *data;
+	BIO *out = NULL;
+	char *name = NULL, *header = NULL, *data;
+	unsigned char *der = NULL;
+	const unsigned char *p;
 	long len;
-	int ret = -1;
+	int n = 0, ret = -1;
 
 	*pem = NULL;
-	if ((f = fopen(cert_file, "r")) == NULL) {
+	if ((f = fopen(file, "r")) == NULL) {
 		if (errno == ENOENT)
 			return 1;
-		station_err("cannot read %s: %s", cert_file, strerror(errno));
+		station_err("cannot read %s: %s", file, strerror(errno));
 		return -1;
 	}
-	if ((x = PEM_read_X509(f, NULL, NULL, NULL)) == NULL) {
-		rewind(f);
-		k = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	} else {
-		k = X509_get_pubkey(x);
+	if ((out = BIO_new(BIO_s_mem())) == NULL)
+		goto bad;
+	/* Every PEM object of the file: certificates give their key, public
+	 * keys are taken as they are (several: a log across a rotation). */
+	while (PEM_read(f, &name, &header, &der, &len) == 1) {
+		EVP_PKEY *k = NULL;
+		X509 *x = NULL;
+
+		p = der;
+		if (strcmp(name, "CERTIFICATE") == 0 &&
+		    (x = d2i_X509(NULL, &p, len)) != NULL)
+			k = X509_get_pubkey(x);
+		else if (strcmp(name, "PUBLIC KEY") == 0)
+			k = d2i_PUBKEY(NULL, &p, len);
+		if (p != der + len || add_pubkey(out, k) != 0) {
+			EVP_PKEY_free(k);
+			X509_free(x);
+			goto bad;
+		}
+		EVP_PKEY_free(k);
+		X509_free(x);
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		name = header = NULL;
+		der = NULL;
+		n++;
 	}
-	fclose(f);
-	if (k == NULL) {
-		station_err("%s: expected a PEM certificate or public key",
-		    cert_file);
-		goto cleanup;
-	}
-	if ((b = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio_PUBKEY(b, k) != 1 ||
-	    (len = BIO_get_mem_data(b, &data)) <= 0 ||
-	    (*pem = strndup(data, (size_t)len)) == NULL) {
-		station_err("%s: cannot encode its public key", cert_file);
-		goto cleanup;
-	}
+	ERR_clear_error();   /* PEM_read's "no start line" at the end */
+	if (n == 0 || (len = BIO_get_mem_data(out, &data)) <= 0 ||
+	    (*pem = strndup(data, (size_t)len)) == NULL)
+		goto bad;
 	ret = 0;
+	goto cleanup;
+bad:
+	station_err("%s: expected PEM certificates or public keys", file);
 cleanup:
-	BIO_free(b);
-	EVP_PKEY_free(k);
-	X509_free(x);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+	BIO_free(out);
+	fclose(f);
 	return ret;
 }
 

@@ -60,10 +60,11 @@ int station_audit_close(struct station_audit *sa, bool ok);
 int station_audit_peek(const struct station_config *cfg, struct audit **out);
 
 /*
- * station_audit_pubkey_pem(cert_file, pem): the public key (SPKI PEM,
- * malloc'ed) of the certificate in ${cert_file}; ${cert_file} may also
- * hold a PEM public key. 0, 1 if the file does not exist, -1 (reported).
+ * station_audit_pubkey_pem(file, pem): the public keys (SPKI PEM,
+ * concatenated, malloc'ed) of the PEM certificates and public keys in
+ * ${file}: what audit_verify takes. 0, 1 if ${file} does not exist, -1
+ * (reported).
  */
-int station_audit_pubkey_pem(const char *cert_file, char **pem);
+int station_audit_pubkey_pem(const char *file, char **pem);
 
 #endif
