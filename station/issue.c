@@ -101,52 +101,61 @@ issue_output_abort(struct issue_output *o)
 }
 
 int
-issue_output_commit(struct issue_output *o, const uint8_t *der, size_t len)
+issue_output_write(struct issue_output *o, const void *data, size_t len)
 {
-	BIO *b = NULL;
-	char *pem;
-	long plen;
-	int fd = o->path ? o->fd : STDOUT_FILENO, ret = -1;
+	const char *p = data;
+	int fd = o->path ? o->fd : STDOUT_FILENO;
 	size_t done = 0;
 
-	if ((b = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio(b, "CERTIFICATE", "", der, (long)len) <= 0 ||
-	    (plen = BIO_get_mem_data(b, &pem)) <= 0) {
-		station_err("cannot encode the certificate as PEM");
-		goto cleanup;
-	}
-	while (done < (size_t)plen) {
-		ssize_t w = write(fd, pem + done, (size_t)plen - done);
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			station_err("cannot write %s: %s", o->path ? o->path :
 			    "stdout", strerror(errno));
-			goto cleanup;
+			goto fail;
 		}
 		done += (size_t)w;
 	}
-	if (o->path != NULL) {
-		if (fsync(o->fd) != 0 || close(o->fd) != 0) {
-			o->fd = -1;
-			station_err("cannot write %s: %s", o->path,
-			    strerror(errno));
-			goto cleanup;
-		}
+	if (o->path == NULL)
+		return 0;
+	if (fsync(o->fd) != 0 || close(o->fd) != 0) {
 		o->fd = -1;
-		if (rename(o->tmp, o->path) != 0) {
-			station_err("cannot write %s: %s", o->path,
-			    strerror(errno));
-			goto cleanup;
-		}
-		o->tmp[0] = '\0';
+		station_err("cannot write %s: %s", o->path, strerror(errno));
+		goto fail;
 	}
-	ret = 0;
+	o->fd = -1;
+	if (rename(o->tmp, o->path) != 0) {
+		station_err("cannot write %s: %s", o->path, strerror(errno));
+		goto fail;
+	}
+	o->tmp[0] = '\0';
+	return 0;
+fail:
+	issue_output_abort(o);
+	return -1;
+}
+
+int
+issue_output_commit(struct issue_output *o, const uint8_t *der, size_t len)
+{
+	BIO *b = NULL;
+	char *pem;
+	long plen;
+	int ret = -1;
+
+	if ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio(b, "CERTIFICATE", "", der, (long)len) <= 0 ||
+	    (plen = BIO_get_mem_data(b, &pem)) <= 0) {
+		station_err("cannot encode the certificate as PEM");
+		issue_output_abort(o);
+		goto cleanup;
+	}
+	ret = issue_output_write(o, pem, (size_t)plen);
 cleanup:
 	BIO_free(b);
-	if (ret != 0)
-		issue_output_abort(o);
 	return ret;
 }
 

@@ -38,10 +38,13 @@ struct issue_output {
  * issued; NULL: stdout. 0, or -1 (reported).
  * issue_output_commit(o, der, len): the certificate as PEM, fsynced and
  * renamed over ${path}. 0, or -1 (reported; the temporary is removed).
+ * issue_output_write(o, data, len): the same for any bytes (a CRL).
  * issue_output_abort(o): remove the temporary if still there.
  */
 int issue_output_open(struct issue_output *o, const char *path);
 int issue_output_commit(struct issue_output *o, const uint8_t *der,
+    size_t len);
+int issue_output_write(struct issue_output *o, const void *data,
     size_t len);
 void issue_output_abort(struct issue_output *o);
 
