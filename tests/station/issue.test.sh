@@ -74,6 +74,10 @@ CLAIM=$(q "SELECT claim_id FROM devices WHERE serial = 'SN-1'")
 is "$OUT" "issued certificate $CS for device SN-1 (claim ID $CLAIM, key mode engineering) to $TMP/sn1.pem" "issue message"
 run openssl verify -CAfile "$ROOT" -untrusted "$SUBCA" "$TMP/sn1.pem"
 is "$RC" 0 "the certificate passes openssl verify"
+cat "$TMP/sn1.pem" "$SUBCA" > "$TMP/chain.pem"
+run certtool --verify --load-ca-certificate "$ROOT" --infile "$TMP/chain.pem"
+is "$RC" 0 "GnuTLS certtool verifies the chain too"
+contains "$OUT" "Chain verification output: Verified." "certtool: Verified"
 is "$(stat -c %a "$TMP/sn1.pem")" 644 "the certificate file is 0644"
 is "$(ls -A "$TMP" | grep -c '^\.sn1')" 0 "no temporary left beside it"
 is "$(openssl x509 -in "$TMP/sn1.pem" -noout -subject)" \
@@ -129,8 +133,11 @@ run "$STATION" issue --home "$H" --csr "$TMP/none.csr" --serial SN-3
 is "$RC" 1 "an unreadable CSR exits 1"
 err_is "station: issue: cannot read the CSR $TMP/none.csr: No such file or directory" "unreadable CSR message"
 
-python3 -c "import sys; d = bytearray(open(sys.argv[1], 'rb').read()); d[-3] ^= 1; open(sys.argv[2], 'wb').write(d)" \
-	"$TMP/dev.der" "$TMP/forged.der"
+# forged: one bit of the CSR's signature flipped
+off=$(( $(stat -c %s "$TMP/dev.der") - 3 ))
+b=$(od -An -tu1 -j$off -N1 "$TMP/dev.der" | tr -d ' ')
+cp "$TMP/dev.der" "$TMP/forged.der"
+printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$TMP/forged.der" bs=1 seek=$off conv=notrunc 2>/dev/null
 run "$STATION" issue --home "$H" --csr "$TMP/forged.der" --serial SN-3
 is "$RC" 1 "a forged CSR exits 1"
 err_is "station: issue: $TMP/forged.der: CSR refused: its signature does not verify (no proof of possession of the key)" "forged CSR message"
