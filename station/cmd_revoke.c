@@ -117,7 +117,7 @@ revoke_main(int argc, char *argv[])
 	struct hsm *h = NULL;
 	const char *home_opt = NULL, *pin_file = NULL, *reason = NULL, *home;
 	const char *serial;
-	char err[CONFIG_ERR_MAX];
+	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX];
 	bool ok = false;
 	int c, rc, ret = EXIT_USAGE;
 
@@ -153,8 +153,8 @@ revoke_main(int argc, char *argv[])
 	if ((rc = precheck(&cfg, serial)) != 0)
 		return rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 	ret = EXIT_FAILED;
-	if (pin_open_token(&cfg, pin_file, &h, err) != 0) {
-		station_err("%s", err);
+	if (pin_open_token(&cfg, pin_file, &h, herr) != 0) {
+		station_err("%s", herr);
 		goto cleanup;
 	}
 	if ((rc = station_audit_open(&cfg, h, "revoke", false, &sa)) != 0) {
