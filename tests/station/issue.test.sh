@@ -29,6 +29,14 @@ is "$RC" 1 "init with a wrong PIN exits 1"
 err_is "station: token 'station-demo': wrong PIN (not retried: each wrong PIN uses up one of the token's retries)" "init wrong PIN message"
 is "$(ls "$H" | grep -c station.db)" 0 "init with a wrong PIN creates no database"
 
+cp "$H/pki/audit.pem" "$TMP/audit.pem.orig"
+cp "$H/pki/stamp.pem" "$H/pki/audit.pem"
+run "$STATION" init --home "$H"
+is "$RC" 1 "init when the start-up check fails exits 1"
+err_is "station: audit-checkpoint key: $H/pki/audit.pem does not belong to the token key 'audit' (its public key differs)" "start-up check failure message"
+is "$(ls "$H" | grep -c station.db)" 0 "a failed start-up check creates no database"
+cp "$TMP/audit.pem.orig" "$H/pki/audit.pem"
+
 # ---- init ---------------------------------------------------------------------
 run "$STATION" init --home "$H"
 is "$RC" 0 "init on a fresh demo home exits 0"
@@ -41,6 +49,9 @@ is "$(q "SELECT count(*) FROM checkpoints")" 1 "init wrote a first checkpoint"
 is "$(q "SELECT actor FROM events WHERE kind = 'station.init'")" "officer:$(id -un)" "the session's actor is recorded"
 
 openssl x509 -in "$H/pki/audit.pem" -pubkey -noout > "$TMP/audit.pub"
+is "$(q "SELECT lower(hex(key_id)) FROM checkpoints LIMIT 1")" \
+	"$(openssl pkey -pubin -in "$TMP/audit.pub" -outform DER | sha256sum | cut -d' ' -f1)" \
+	"the checkpoint names the audit certificate's key (SHA-256 of its SPKI)"
 run "$STATION" audit verify --home "$H" --key "$TMP/audit.pub"
 is "$RC" 0 "the log verifies with the audit certificate's public key"
 contains "$OUT" "unsealed: 0" "nothing unsealed after init"
