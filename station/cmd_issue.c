@@ -196,7 +196,7 @@ issue_main(int argc, char *argv[])
 	struct station_config cfg;
 	struct issue_output out = { .fd = -1 };
 	struct issue_request req = { 0 };
-	struct issue_result res;
+	struct issue_result res = { .written = false };
 	char err[HSM_ERR_MAX];
 	const char *home;
 	uint8_t *csr = NULL;
@@ -259,14 +259,13 @@ issue_main(int argc, char *argv[])
 	req.key_mode = "engineering";
 	req.csr = csr;
 	req.csr_len = csr_len;
-	if ((rc = issue_one(&cfg, o.pin_file, &req, &out, &res)) != 0) {
-		ret = rc == -2 ? EXIT_USAGE : EXIT_FAILED;
-		goto cleanup;
-	}
-	fprintf(o.out ? stdout : stderr, "issued certificate %s for device %s "
-	    "(claim ID %s, key mode engineering)%s%s\n", res.cert_serial,
-	    o.serial, res.claim_id, o.out ? " to " : "", o.out ? o.out : "");
-	ret = EXIT_OK;
+	rc = issue_one(&cfg, o.pin_file, &req, &out, &res);
+	if (res.written)
+		fprintf(o.out ? stdout : stderr, "issued certificate %s for "
+		    "device %s (claim ID %s, key mode engineering)%s%s\n",
+		    res.cert_serial, o.serial, res.claim_id, o.out ? " to " : "",
+		    o.out ? o.out : "");
+	ret = rc == 0 ? EXIT_OK : rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 cleanup:
 	issue_output_abort(&out);
 	X509_PUBKEY_free(req.pub);

@@ -43,7 +43,7 @@ issue_claim_id(struct hsm *h, char out[static ISSUE_CLAIM_ID_LEN + 1])
 	uint64_t bits = 0;
 
 	if (hsm_random(h, rnd, sizeof(rnd)) != 0) {
-		station_err("claim ID: the token's RNG failed: %s",
+		station_err("claim ID: %s",
 		    hsm_error(h));
 		return -1;
 	}
@@ -283,6 +283,7 @@ issue_one(const struct station_config *cfg, const char *pin_file,
 	bool ok = false;
 	int rc, ret = -1;
 
+	res->written = false;
 	/* Without a hardware id, no HardwareModuleName: a profile copy. */
 	if ((c = malloc(sizeof(*c))) == NULL) {
 		station_err("out of memory");
@@ -305,6 +306,7 @@ issue_one(const struct station_config *cfg, const char *pin_file,
 		    "('station audit show --serial %s')", r->serial, r->serial);
 		goto cleanup;
 	}
+	res->written = true;
 	ok = true;
 	ret = 0;
 cleanup:

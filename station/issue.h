@@ -7,6 +7,7 @@
 #define STATION_ISSUE_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,7 @@ struct issue_request {
 struct issue_result {
 	char claim_id[ISSUE_CLAIM_ID_LEN + 1];
 	char cert_serial[ISSUE_CERT_SERIAL_MAX];  /* upper-case hex */
+	bool written;            /* the certificate was written out */
 };
 
 /*
@@ -69,7 +71,8 @@ struct issue_result {
  * the device, key_ready, issue, issued, then write the certificate to
  * ${out}; a failure after allocation leaves the device failed. 0, -1
  * (reported), or -2 (configuration: the database is missing or another
- * station's).
+ * station's). res->written says whether the certificate went out (it
+ * may have, with -1, when the session could not be sealed).
  */
 int issue_one(const struct station_config *cfg, const char *pin_file,
     const struct issue_request *r, struct issue_output *out,
