@@ -20,6 +20,15 @@ int audit_cmd_db_path(const char *home_opt, const char *db_opt, char *out,
  * malloc'ed; NULL (reported) if unreadable or larger than ${max}. */
 char *audit_cmd_read_file(const char *path, size_t max, size_t *len);
 
+/* audit_cmd_read_key(path): the PEM public keys in ${path}, or those of
+ * the certificates in it; malloc'ed, NULL if unreadable (reported). */
+char *audit_cmd_read_key(const char *path);
+
+/* audit_cmd_default_key(home, db, out, size): without --db, the home's
+ * [pki] audit_cert if that file exists: 0 and its path; else 1. */
+int audit_cmd_default_key(const char *home_opt, const char *db_opt,
+    char *out, size_t size);
+
 /* audit_cmd_verify(db, key, anchor, r): read the key and anchor files and
  * verify; -1 (reported) when verification could not run. */
 int audit_cmd_verify(const char *db, const char *key_path,

@@ -27,6 +27,7 @@
 #include "station/audit_cmd.h"
 #include "station/config.h"
 #include "station/station.h"
+#include "station/station_audit.h"
 
 STATION_VERB(audit, "Verify, show, anchor and report the audit log (officer)");
 
@@ -57,7 +58,8 @@ usage(FILE *out)
 	    "the station\n"
 	    "  report   write a self-contained HTML report (verification first)\n"
 	    "  --key PEM    the audit public key(s): several PEM keys concatenated "
-	    "after a\n               key rotation\n"
+	    "after a\n               key rotation, or certificates; default with "
+	    "--home: [pki] audit_cert\n"
 	    "  --db FILE    the database (default: [audit] database of the home)\n"
 	    "  --home DIR   the station home (default $STATION_HOME)\n"
 	    "Exit codes: 0 intact / done, 1 tampered or failed, 2 usage or "
@@ -150,6 +152,40 @@ audit_cmd_read_file(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
+char *
+audit_cmd_read_key(const char *path)
+{
+	char *pem = audit_cmd_read_file(path, 64 * 1024, NULL);
+
+	/* Certificates (e.g. [pki] audit_cert): their public keys. */
+	if (pem != NULL && strstr(pem, "-----BEGIN CERTIFICATE-----") != NULL) {
+		free(pem);
+		if (station_audit_pubkey_pem(path, &pem) != 0)
+			pem = NULL;
+	}
+	return pem;
+}
+
+int
+audit_cmd_default_key(const char *home_opt, const char *db_opt, char *out,
+    size_t size)
+{
+	struct station_config *cfg;
+	char err[CONFIG_ERR_MAX];
+	const char *home;
+	int ret = 1;
+
+	if (db_opt != NULL || (home = station_home(home_opt)) == NULL ||
+	    (cfg = malloc(sizeof(*cfg))) == NULL)
+		return 1;
+	if (config_load(cfg, home, err) == 0 &&
+	    access(cfg->pki_audit_cert, F_OK) == 0 &&
+	    snprintf(out, size, "%s", cfg->pki_audit_cert) < (int)size)
+		ret = 0;
+	free(cfg);
+	return ret;
+}
+
 int
 audit_cmd_verify(const char *db, const char *key_path, const char *anchor_path,
     struct audit_verify_result *r)
@@ -159,8 +195,7 @@ audit_cmd_verify(const char *db, const char *key_path, const char *anchor_path,
 	size_t len;
 	int ret = -1;
 
-	if (key_path && (pem = audit_cmd_read_file(key_path, 64 * 1024,
-	    NULL)) == NULL)
+	if (key_path && (pem = audit_cmd_read_key(key_path)) == NULL)
 		goto cleanup;
 	if (anchor_path) {
 		if ((text = audit_cmd_read_file(anchor_path, 8192, &len)) == NULL)
@@ -194,7 +229,7 @@ verify_main(int argc, char *argv[])
 	};
 	struct audit_verify_result r;
 	const char *home = NULL, *dbo = NULL, *key = NULL, *anchor = NULL;
-	char db[PATH_MAX];
+	char db[PATH_MAX], cert[PATH_MAX];
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -211,9 +246,15 @@ verify_main(int argc, char *argv[])
 		station_err("audit verify: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (audit_cmd_db_path(home, dbo, db, sizeof(db)) != 0 ||
-	    audit_cmd_verify(db, key, anchor, &r) != 0)
+	if (audit_cmd_db_path(home, dbo, db, sizeof(db)) != 0)
 		return EXIT_USAGE;
+	if (key == NULL && audit_cmd_default_key(home, dbo, cert,
+	    sizeof(cert)) == 0)
+		key = cert;
+	if (audit_cmd_verify(db, key, anchor, &r) != 0)
+		return EXIT_USAGE;
+	if (key == cert)
+		printf("key: the audit certificate %s ([pki] audit_cert)\n", cert);
 	audit_cmd_print_result(stdout, db, &r);
 	return r.verdict == AUDIT_INTACT ? EXIT_OK : EXIT_FAILED;
 }

@@ -376,6 +376,7 @@ audit_cmd_report(int argc, char *argv[])
 	const char *home = NULL, *dbo = NULL, *key = NULL, *anchor = NULL;
 	const char *html = NULL;
 	char db[PATH_MAX], err[AUDIT_ERR_MAX], tmp[PATH_MAX + 8];
+	char cert[PATH_MAX];
 	char *pem = NULL;
 	int c, ret = EXIT_FAILED;
 
@@ -400,10 +401,14 @@ audit_cmd_report(int argc, char *argv[])
 		    "--html FILE is required");
 		return EXIT_USAGE;
 	}
-	if (audit_cmd_db_path(home, dbo, db, sizeof(db)) != 0 ||
-	    audit_cmd_verify(db, key, anchor, &v) != 0)
+	if (audit_cmd_db_path(home, dbo, db, sizeof(db)) != 0)
 		return EXIT_USAGE;
-	if (key && (pem = audit_cmd_read_file(key, 64 * 1024, NULL)) == NULL)
+	if (key == NULL && audit_cmd_default_key(home, dbo, cert,
+	    sizeof(cert)) == 0)
+		key = cert;    /* [pki] audit_cert */
+	if (audit_cmd_verify(db, key, anchor, &v) != 0)
+		return EXIT_USAGE;
+	if (key && (pem = audit_cmd_read_key(key)) == NULL)
 		return EXIT_USAGE;
 	if ((a = audit_open_readonly(db, err)) == NULL) {
 		station_err("%s", err);

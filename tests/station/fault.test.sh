@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# fault.test.sh: the HSM failing in the middle of `station issue`, through
+# a PKCS#11 module that forwards to SoftHSM and fails the Nth
+# C_GenerateRandom or C_Sign (tests/station/fault_p11.c). Whatever fails,
+# the device is left in a definite state with the reason, no certificate
+# leaves the station unrecorded, and the log still verifies; a session that
+# could not be sealed is reported and sealed by the next one.
+. "$(dirname "$0")/../lib/tap.sh"
+
+H="$TMP/home"
+DB="$H/station.db"
+FAULT="$TOP/${BUILD:-build}/test-tools/station-fault-p11.so"
+[ -f "$FAULT" ] || { not_ok "fault module $FAULT (make check builds it)"; finish; exit 1; }
+"$STATION" pki demo --home "$H" >/dev/null || { not_ok "pki demo"; finish; exit 1; }
+sed -i "s#^module = .*#module = $FAULT#" "$H/station.conf"
+q() { sqlite3 "$DB" "$1"; }
+"$STATION" init --home "$H" >/dev/null || not_ok "init through the fault module"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$TMP/dev.key" -subj "/CN=x" -out "$TMP/dev.csr" 2>/dev/null
+issue() {  # issue FAULT SERIAL
+	run env STATION_P11_FAULT="$1" "$STATION" issue --home "$H" \
+		--csr "$TMP/dev.csr" --serial "$2" -o "$TMP/$2.pem"
+}
+no_output() {  # no_output SERIAL
+	if [ -e "$TMP/$1.pem" ] || ls -A "$TMP" | grep -q "^\.$1\.pem\."; then
+		not_ok "$1: no certificate and no temporary written"
+	else ok "$1: no certificate and no temporary written"; fi
+}
+
+# The audit key's test signature fails: the log is not even opened.
+n=$(q "SELECT count(*) FROM events")
+issue sign@1 F1
+is "$RC" 1 "audit signer failing exits 1"
+err_is "station: $DB: the audit signer's test signature does not verify under the given public key" "audit signer failure message"
+is "$(q "SELECT count(*) FROM events")" "$n" "nothing recorded without a working audit key"
+no_output F1
+
+# The RNG fails for the claim ID: no device.
+issue random@1 F2
+is "$RC" 1 "RNG failing for the claim ID exits 1"
+contains "$ERR" "station: claim ID: the token's RNG failed" "claim ID failure message"
+is "$(q "SELECT count(*) FROM devices WHERE serial = 'F2'")" 0 "no device without a claim ID"
+run "$STATION" audit show --home "$H" --kind session.ended
+contains "$(echo "$OUT" | tail -1)" "session.ended DEMO-01 result=failed verb=issue" "the session is recorded as failed"
+no_output F2
+
+# The RNG fails for the certificate serial: the device is failed.
+issue random@2 F3
+is "$RC" 1 "RNG failing for the certificate serial exits 1"
+contains "$ERR" "station: device F3: issue: the token's RNG failed" "certificate serial failure message"
+contains "$(q "SELECT state || '|' || reason FROM devices WHERE serial = 'F3'")" "failed|issue: the token's RNG failed" "F3 failed, with the reason"
+is "$(q "SELECT kind FROM events WHERE subject = 'F3' ORDER BY seq" | tr '\n' ' ')" \
+	"device.allocated device.key_ready device.failed " "F3's events"
+no_output F3
+
+# The sub-CA's signature fails: the device is failed.
+issue sign@2 F4
+is "$RC" 1 "the certificate signature failing exits 1"
+contains "$ERR" "station: device F4: issue: the token could not sign the device certificate" "certificate signature failure message"
+is "$(q "SELECT state FROM devices WHERE serial = 'F4'")" "failed" "F4 failed"
+no_output F4
+
+run "$STATION" audit verify --home "$H"
+is "$RC" 0 "the log verifies after the failures"
+contains "$OUT" "unsealed: 0" "every failed session was sealed"
+
+# The session-end checkpoint fails: the certificate is out and recorded,
+# the exit code and message say the session is unsealed; the next session
+# seals it.
+issue sign@3 F5
+is "$RC" 1 "an unsealed session exits 1"
+contains "$OUT" "issued certificate" "the certificate was issued"
+err_is "station: audit: cannot seal the session: the audit key did not sign the checkpoint (the events are recorded; the next session seals them)" "unsealed session message"
+is "$(q "SELECT state FROM devices WHERE serial = 'F5'")" "issued" "F5 issued"
+run openssl verify -CAfile "$H/pki/root.pem" -untrusted "$H/pki/subca.pem" "$TMP/F5.pem"
+is "$RC" 0 "F5's certificate verifies"
+run "$STATION" audit verify --home "$H"
+is "$RC" 0 "an unsealed tail is not tampering"
+contains "$OUT" "unsealed: 5 events after the last checkpoint" "verify reports the unsealed session"
+"$STATION" init --home "$H" >/dev/null || not_ok "init seals"
+run "$STATION" audit verify --home "$H"
+contains "$OUT" "unsealed: 0" "the next session sealed it"
+
+finish
