@@ -134,10 +134,28 @@ device_error(struct flasher_session *s, const struct flasher_status *st,
 	char at[160], ignored[FLASHER_ERR_MAX];
 	int cleared;
 
+	char why[128] = "";
+
 	where(s, at, sizeof(at));
+	/* DFU 1.1: iString names a string descriptor saying why; read it
+	 * before CLRSTATUS, which may clear it. */
+	if (st->string_index) {
+		uint8_t text[96];
+		int n = libusb_get_string_descriptor_ascii(s->h, st->string_index,
+		    text, sizeof(text));
+		s->transfers += 2;
+		if (n > 0) {
+			why[0] = ' ';
+			why[1] = '(';
+			for (int i = 0; i < n && i + 4 < (int)sizeof(why); i++)
+				why[2 + i] = text[i] >= 0x20 && text[i] < 0x7f ?
+				    (char)text[i] : '?';
+			strcat(why, ")");
+		}
+	}
 	cleared = request(s, DFU_CLRSTATUS, 0, NULL, 0, ignored) == 0;
-	snprintf(err, FLASHER_ERR_MAX, "%s: device reports %s %s; %s", s->who,
-	    flasher_status_name(st->status), at, cleared ?
+	snprintf(err, FLASHER_ERR_MAX, "%s: device reports %s%s %s; %s", s->who,
+	    flasher_status_name(st->status), why, at, cleared ?
 	    "cleared with DFU_CLRSTATUS, nothing was completed" :
 	    "could not clear the error (DFU_CLRSTATUS failed)");
 	return -1;
@@ -454,4 +472,16 @@ unsigned long
 flasher_session_transfers(const struct flasher_session *s)
 {
 	return s->transfers;
+}
+
+const char *
+flasher_session_name(const struct flasher_session *s)
+{
+	return s->who;
+}
+
+const struct flasher_device *
+flasher_session_device(const struct flasher_session *s)
+{
+	return &s->dev;
 }
