@@ -15,3 +15,19 @@ $(DFU_BENCH): $(BUILD)/obj/tests/bench/dfu_bench.o $(BUILD)/obj/flasher/dfu_pars
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 bench: $(DFU_BENCH)
+
+# The stamp profile (issue 8): test_profile runs every profile operation
+# and every fault under stampdev-emu; stamp_tool stamps all attached devices
+# at once (profile.test.sh, the bench).
+PROFILE_OBJS := $(BUILD)/obj/flasher/dfu_parse.o $(BUILD)/obj/flasher/dfu_list.o \
+    $(BUILD)/obj/flasher/dfu_xfer.o $(BUILD)/obj/flasher/profile.o \
+    $(BUILD)/obj/flasher/profile_run.o $(STAMP_OBJS) \
+    $(BUILD)/obj/station/stamp_crypto.o $(BUILD)/obj/tests/flasher/stamp_job.o
+UNIT_TESTS += $(BUILD)/tests/flasher/test_profile
+$(BUILD)/tests/flasher/test_profile: $(PROFILE_OBJS)
+STAMP_TOOL := $(BUILD)/tests/flasher/stamp_tool
+$(STAMP_TOOL): $(BUILD)/obj/tests/flasher/stamp_tool.o $(PROFILE_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check: $(STAMP_TOOL)
+bench: $(STAMP_TOOL)
