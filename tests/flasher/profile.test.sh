@@ -87,6 +87,11 @@ run emu --devices 1 -- "$TOOL" --lock --signer "$TOP/stamp-format/vectors/signer
 is "$RC" 0 "a retry after the cuts stamps and locks"
 run emu --devices 1 -- "$TOOL" --info
 contains "$OUT" "1-1 $S1 generation 2 locked 1" "generation 2 active and locked"
+run emu --devices 1 -- "$STATION" devices --stamp
+is "$RC" 0 "station devices exits 0"
+contains "$OUT" "
+         stamp: generation 2 (digest " "station devices shows the active generation"
+contains "$OUT" "...), locked" "station devices shows the lock"
 run emu --devices 1 -- "$TOOL" --signer "$TOP/stamp-format/vectors/signer-key.pem"
 is "$RC" 1 "a locked device is not stamped again"
 contains "$OUT" "device is locked" "locked: the reason is given"
