@@ -144,6 +144,21 @@ int flasher_list(struct flasher *fl, const struct flasher_device *known,
 void flasher_list_free(struct flasher_device *devs);
 
 /*
+ * flasher_list_rejected(fl, n): the DFU devices the last flasher_list()
+ * left out because they could not be read (malformed descriptors, strings
+ * that do not read), *${n} of them, each with its port path and why; valid
+ * until the next flasher_list() on ${fl}. Non-DFU devices are not listed.
+ */
+#define FLASHER_REJECTED_MAX 16
+struct flasher_rejected {
+	char path[FLASHER_PATH_MAX];
+	uint16_t vid, pid;
+	char why[FLASHER_ERR_MAX];
+};
+const struct flasher_rejected *flasher_list_rejected(const struct flasher *fl,
+    size_t *n);
+
+/*
  * flasher_select(devs, n, serial, path, index, err): the one device of
  * ${devs} whose serial is ${serial} and/or port path is ${path} (NULL:
  * any), into *${index}. Returns 0; -1 if none matches; -2 if several do

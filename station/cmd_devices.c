@@ -12,6 +12,9 @@
  * device and selects an alt, which would disturb another process working
  * on it, so plain listing never does.
  *
+ * A DFU device that cannot be read (malformed descriptors) is shown on a
+ * line starting with "!" and the reason, so it does not just go missing.
+ *
  * It needs no station.conf: --home is accepted and not read.
  */
 #include <getopt.h>
@@ -124,7 +127,8 @@ devices_main(int argc, char *argv[])
 	struct flasher_device *devs = NULL, *next = NULL;
 	char err[FLASHER_ERR_MAX], *end;
 	long watch = -1;
-	size_t n = 0, m = 0;
+	const struct flasher_rejected *rejected;
+	size_t n = 0, m = 0, nrejected;
 	int c, ret = EXIT_FAILED;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -164,6 +168,11 @@ devices_main(int argc, char *argv[])
 		print_device("", &devs[i]);
 		print_stamp(fl, &devs[i]);
 	}
+	rejected = flasher_list_rejected(fl, &nrejected);
+	for (size_t i = 0; i < nrejected; i++)
+		printf("! %-6s %04x:%04x  DFU device left out: %s\n",
+		    rejected[i].path, rejected[i].vid, rejected[i].pid,
+		    rejected[i].why);
 	fflush(stdout);
 	if (watch >= 0) {
 		long long until = now_ms() + watch * 1000;

@@ -46,6 +46,11 @@ contains "$(marker 1 A)" "53434f4d01000000" "slot A carries the commit marker of
 run "$STATION" inspect "$TMP/a.img" --trust "$SIGNER" --hardware-id "$(cat "$ST/dev-2/serial")"
 is "$RC" 1 "the stamp of 1-1 is refused for 1-2 (binding)"
 
+# a device with a malformed DFU descriptor is shown, not silently missing
+run emu --devices 2 --fault 2:bad-desc@1 -- "$STATION" devices
+is "$RC" 0 "devices with a malformed device exits 0"
+contains "$OUT" "! 1-2    1209:0001  DFU device left out: configuration descriptor: " "the malformed device is named with the reason"
+
 # dfu-util, an independent client, reads the info record
 run emu --devices 1 -- timeout 20 dfu-util -d 1209:0001 -a info -U "$TMP/info.bin"
 is "$RC" 0 "dfu-util uploads alt info"

@@ -112,8 +112,17 @@ static void
 test_listing(void **state)
 {
 	(void)state;
-	/* the device with a bad functional descriptor is left out */
+	const struct flasher_rejected *rejected;
+	size_t nrejected;
+
+	/* the device with a bad functional descriptor is left out, with why */
 	assert_int_equal(ndevs, D_COUNT - 1);
+	rejected = flasher_list_rejected(fl, &nrejected);
+	assert_int_equal(nrejected, 1);
+	assert_string_equal(rejected[0].path, "1-18");
+	assert_int_equal(rejected[0].vid, 0x1209);
+	if (strstr(rejected[0].why, "malformed DFU functional descriptor") == NULL)
+		fail_msg("reason: %s", rejected[0].why);
 	assert_int_equal(flasher_profile_check(dev(D_CLEAN), err), 0);
 	assert_int_equal(flasher_profile_check(dev(D_NO_PROFILE), err), -1);
 	assert_non_null(strstr(err, "1-12"));
