@@ -88,14 +88,6 @@ emu_flash_write(struct emu_device *d, size_t off, const uint8_t *p, size_t len)
 	return ok ? DFU_OK : DFU_ERR_WRITE;
 }
 
-static int
-crypto_sha256_only(struct emu_device *d, struct stamp_crypto *c)
-{
-	emu_crypto_init(d, c);
-	c->verify = NULL;
-	return 0;
-}
-
 /*
  * emu_flash_check(d, slot, full, v): read the image in ${slot}. Without
  * ${full}: structure and digest (what staging needs). With ${full}: what
@@ -115,8 +107,8 @@ emu_flash_check(struct emu_device *d, size_t slot, bool full,
 	uint8_t plain[1024];
 	size_t plain_len;
 
+	emu_crypto_init(d, &crypto);
 	if (full) {
-		emu_crypto_init(d, &crypto);
 		if (d->trust == NULL) {
 			snprintf(d->status_text, sizeof(d->status_text), "no stamp "
 			    "signer provisioned on this device");
@@ -125,7 +117,7 @@ emu_flash_check(struct emu_device *d, size_t slot, bool full,
 		expect.hardware_id = (const uint8_t *)d->serial;
 		expect.hardware_id_len = strlen(d->serial);
 	} else {
-		crypto_sha256_only(d, &crypto);
+		crypto.verify = NULL;  /* staging: format and digest only */
 		expect.allow_development = 1;
 	}
 	if (stamp_read(v, base, IMAGE_MAX, &crypto, &expect, &err) != 0) {

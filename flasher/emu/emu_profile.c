@@ -104,7 +104,7 @@ snapshot_block(struct emu_alt *alt, size_t offset, uint8_t *buf, size_t len,
 	for (size_t i = 0; i < n; i++) {
 		size_t at = offset + i;
 		buf[i] = at < have ? alt->buf[at] : 0xa5;
-		if (at == d->flip_at && alt->name[0] == 's' && alt->name[1] == 't')
+		if (at == d->flip_at && strcmp(alt->name, "stamp") == 0)
 			buf[i] ^= 0x01;
 	}
 	*got = n;
