@@ -6,7 +6,7 @@
  * with the devices below (device K on port 1-K), the TEST-ONLY signer of
  * stamp-format/vectors as the devices' trust anchor, and a 50 ms keygen.
  * It checks the round trip info -> csr (verified with OpenSSL: signature
- * and nonce) -> stage -> read back -> commit -> lock; that every fault
+ * and nonce; and accepted by the CA's own intake, hsm_csr_check) -> stage -> read back -> commit -> lock; that every fault
  * ends in its own clear error naming the device and never in a reported
  * success; that after a power cut the flash file holds no partial stamp as
  * active; and that many devices run at once, each result named.
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,6 +27,7 @@
 #include <openssl/sha.h>
 
 #include "flasher/flasher.h"
+#include "hsm/hsm.h"
 #include "station/stamp_crypto.h"
 #include "tests/flasher/stamp_job.h"
 
@@ -49,6 +51,15 @@ static size_t ndevs;
 static EVP_PKEY *signer;
 static char err[FLASHER_ERR_MAX];
 static const char *state_dir;
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const struct flasher_device *
 dev(int k)
@@ -137,7 +148,9 @@ test_round_trip(void **state)
 	uint8_t nonce[32], image[8192], digest[32], *csr = NULL;
 	struct flasher_subject subject = { "dev-1", "Example", "SN-1" };
 	size_t csr_len, len;
-	char why[128];
+	char why[128], herr[HSM_ERR_MAX];
+	X509_PUBKEY *pub = NULL;
+	long long t0;
 
 	(void)state;
 	assert_int_equal(flasher_info(s, &info, err), 0);
@@ -152,10 +165,18 @@ test_round_trip(void **state)
 	assert_int_equal(info.transport_key[0], 4);
 
 	RAND_bytes(nonce, sizeof(nonce));
+	t0 = now_ms();
 	assert_int_equal(flasher_csr(s, &info, nonce, sizeof(nonce), &subject,
 	    &csr, &csr_len, err), 0);
+	/* the device was busy generating (dfuDNBUSY, bwPollTimeout 50 ms) and
+	 * the host waited it out: a GETSTATUS sent early would have stalled */
+	assert_true(now_ms() - t0 >= 50);
 	assert_int_equal(stamp_job_check_csr(csr, csr_len, nonce, sizeof(nonce),
 	    why, sizeof(why)), 0);
+	/* the CA's intake takes it (docs/device-csr.md) */
+	assert_int_equal(hsm_csr_check(csr, csr_len, nonce, HSM_KEY_P256, &pub,
+	    herr), 0);
+	X509_PUBKEY_free(pub);
 	free(csr);
 
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
@@ -271,7 +292,8 @@ test_csr_faults(void **state)
 		struct flasher_info info;
 		uint8_t nonce[32], *csr = NULL;
 		size_t csr_len;
-		char why[128] = "";
+		char why[128] = "", herr[HSM_ERR_MAX];
+		X509_PUBKEY *pub = NULL;
 
 		RAND_bytes(nonce, sizeof(nonce));
 		assert_int_equal(flasher_info(s, &info, err), 0);
@@ -280,6 +302,9 @@ test_csr_faults(void **state)
 		assert_int_equal(stamp_job_check_csr(csr, csr_len, nonce,
 		    sizeof(nonce), why, sizeof(why)), -1);
 		assert_non_null(strstr(why, cases[i].why));
+		/* and the CA's intake refuses it */
+		assert_int_equal(hsm_csr_check(csr, csr_len, nonce, HSM_KEY_P256,
+		    &pub, herr), -1);
 		free(csr);
 		flasher_session_close(s);
 	}
