@@ -21,6 +21,10 @@
  *   flasher_download()/flasher_upload()   whole files to/from an alt
  *   flasher_session_close()
  *
+ * The stamp profile on a session (profile.c): flasher_info, flasher_csr,
+ * flasher_stage, flasher_commit, flasher_lock; flasher_run() works on
+ * many devices at once, one thread and one session each (profile_run.c).
+ *
  * Concurrency: sessions are independent; one thread per device may run
  * its own session at the same time as others on one shared struct
  * flasher (libusb contexts are thread-safe). A session must not be used
