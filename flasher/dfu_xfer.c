@@ -445,8 +445,12 @@ flasher_session_open(struct flasher *fl, const struct flasher_device *dev,
 	}
 	(void)libusb_set_auto_detach_kernel_driver(s->h, 1);
 	if ((rc = libusb_claim_interface(s->h, dev->dfu.interface)) != 0) {
-		snprintf(err, FLASHER_ERR_MAX, "%s: cannot claim DFU interface %u: "
-		    "%s", s->who, dev->dfu.interface, libusb_strerror(rc));
+		if (rc == LIBUSB_ERROR_NO_DEVICE)
+			snprintf(err, FLASHER_ERR_MAX, "%s: cannot open: no longer "
+			    "attached", s->who);
+		else
+			snprintf(err, FLASHER_ERR_MAX, "%s: cannot claim DFU interface "
+			    "%u: %s", s->who, dev->dfu.interface, libusb_strerror(rc));
 		goto fail;
 	}
 	*out = s;
