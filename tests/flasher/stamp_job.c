@@ -5,7 +5,9 @@
  * nonce extension of docs/device-csr.md) -> build a stamp bound to the
  * hardware id, with a claim id sealed to the transport key, signed with
  * the TEST-ONLY signer key of stamp-format/vectors -> stage (read back,
- * compared) -> commit -> confirm with info -> optionally lock.
+ * compared) -> commit -> confirm with info -> optionally lock. A
+ * hardware id already stamped (in this job's list, the stand-in for the
+ * station's inventory) is refused before anything is written: a clone.
  *
  * A test helper, not the station: the station's own loop (issue 9) does
  * the same with hsm and audit in between.
@@ -97,6 +99,32 @@ stamp_job_build(EVP_PKEY *signer, const uint8_t *hwid, size_t hwid_len,
 	return 0;
 }
 
+/* Record ${info}'s hardware id as stamped; -1 if it already was. */
+static int
+claim_hwid(struct stamp_job *job, const struct flasher_info *info,
+    const char *path, char err[static FLASHER_ERR_MAX], const char *who)
+{
+	char id[FLASHER_HWID_MAX + 1];
+	int ret = 0;
+
+	memcpy(id, info->hardware_id, info->hardware_id_len);
+	id[info->hardware_id_len] = '\0';
+	pthread_mutex_lock(&job->mutex);
+	for (size_t i = 0; i < job->nseen; i++)
+		if (strcmp(job->seen[i], id) == 0) {
+			snprintf(err, FLASHER_ERR_MAX, "%s: hardware id %s was already "
+			    "stamped (device at %s): a cloned serial; set it aside",
+			    who, id, job->seen_path[i]);
+			ret = -1;
+		}
+	if (ret == 0 && job->nseen < STAMP_JOB_SEEN_MAX) {
+		snprintf(job->seen[job->nseen], sizeof(job->seen[0]), "%s", id);
+		snprintf(job->seen_path[job->nseen++], FLASHER_PATH_MAX, "%s", path);
+	}
+	pthread_mutex_unlock(&job->mutex);
+	return ret;
+}
+
 int
 stamp_job_run(void *arg, size_t index, struct flasher_session *s,
     char err[static FLASHER_ERR_MAX])
@@ -110,6 +138,9 @@ stamp_job_run(void *arg, size_t index, struct flasher_session *s,
 
 	(void)index;
 	if (flasher_info(s, &info, err) != 0)
+		return -1;
+	if (claim_hwid(job, &info, flasher_session_device(s)->path, err,
+	    flasher_session_name(s)) != 0)
 		return -1;
 	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return -1;

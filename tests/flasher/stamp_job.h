@@ -12,9 +12,18 @@
 
 #include "flasher/flasher.h"
 
+#include <pthread.h>
+
+/* Hardware ids stamped so far: the stand-in for the station's inventory
+ * (audit), which refuses a hardware id it has seen before. */
+#define STAMP_JOB_SEEN_MAX 64
 struct stamp_job {
 	EVP_PKEY *signer;  /* TEST-ONLY signer key */
 	int lock;          /* lock after commit */
+	pthread_mutex_t mutex;
+	char seen[STAMP_JOB_SEEN_MAX][FLASHER_HWID_MAX + 1];
+	char seen_path[STAMP_JOB_SEEN_MAX][FLASHER_PATH_MAX];
+	size_t nseen;
 };
 
 /* stamp_job_check_csr(der, len, nonce, nonce_len, why, why_len): 0 if the

@@ -54,7 +54,7 @@ main(int argc, char *argv[])
 	struct flasher_device *devs = NULL, *pick = NULL;
 	struct flasher_result *results = NULL;
 	struct flasher_info *infos = NULL;
-	struct stamp_job job = { NULL, 0 };
+	struct stamp_job job = { .mutex = PTHREAD_MUTEX_INITIALIZER };
 	char err[FLASHER_ERR_MAX];
 	size_t n = 0, npaths = 0, m = 0;
 	int c, info = 0, ret = 1;

@@ -11,6 +11,7 @@
  * success; that after a power cut the flash file holds no partial stamp as
  * active; and that many devices run at once, each result named.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -436,7 +437,8 @@ test_many_at_once(void **state)
 	const int ks[] = { D_CHECKS, D_SLOW, D_POWERCUT, D_CLONE, D_CLEAN };
 	struct flasher_device set[5];
 	struct flasher_result results[5];
-	struct stamp_job job = { signer, 0 };
+	struct stamp_job job = { .signer = signer,
+		.mutex = PTHREAD_MUTEX_INITIALIZER };
 
 	(void)state;
 	for (size_t i = 0; i < 5; i++)
@@ -460,6 +462,17 @@ test_many_at_once(void **state)
 	assert_non_null(strstr(results[4].err, "cloned"));
 	/* the slow device held up nobody: the fast one finished first */
 	assert_true(results[0].ms < results[1].ms);
+
+	/* a clone alone: the flasher cannot tell, the inventory can (here the
+	 * job's list of stamped hardware ids; 1-1 was stamped in
+	 * test_round_trip) */
+	memcpy(job.seen[job.nseen], dev(D_CLEAN)->serial,
+	    strlen(dev(D_CLEAN)->serial) + 1);
+	strcpy(job.seen_path[job.nseen++], "1-1");
+	set[0] = *dev(D_CLONE);
+	assert_int_equal(flasher_run(fl, set, 1, stamp_job_run, &job, results), 1);
+	assert_non_null(strstr(results[0].err, "device 1-13"));
+	assert_non_null(strstr(results[0].err, "already stamped (device at 1-1)"));
 }
 
 int
