@@ -74,8 +74,8 @@ out:
 
 int
 stamp_job_build(EVP_PKEY *signer, const uint8_t *hwid, size_t hwid_len,
-    const uint8_t transport[65], uint32_t generation, uint8_t *out,
-    size_t cap, size_t *len, uint8_t digest[32])
+    const uint8_t transport[65], uint32_t generation, uint32_t flags,
+    uint8_t *out, size_t cap, size_t *len, uint8_t digest[32])
 {
 	static const char claim[] = "CLAIM-0123456789abcdef";
 	struct stamp_builder b;
@@ -86,7 +86,7 @@ stamp_job_build(EVP_PKEY *signer, const uint8_t *hwid, size_t hwid_len,
 	if (stamp_ossl_init(&ossl, NULL, NULL, &crypto) != 0 ||
 	    stamp_ossl_key_id(signer, key_id) != 0)
 		return -1;
-	stamp_build_begin(&b, out, cap, generation, 0, 16);
+	stamp_build_begin(&b, out, cap, generation, flags, 16);
 	stamp_build_add(&b, STAMP_T_HARDWARE_ID, STAMP_RF_CRITICAL, hwid, hwid_len);
 	stamp_build_add(&b, STAMP_T_SERIAL_NUMBER, STAMP_RF_CRITICAL, "SN-0001", 7);
 	stamp_build_add_sealed(&b, STAMP_T_CLAIM_ID, STAMP_RF_CRITICAL,
@@ -153,7 +153,7 @@ stamp_job_run(void *arg, size_t index, struct flasher_session *s,
 		goto out;
 	}
 	if (stamp_job_build(job->signer, info.hardware_id, info.hardware_id_len,
-	    info.transport_key, info.active_generation + 1, image, sizeof(image),
+	    info.transport_key, info.active_generation + 1, 0, image, sizeof(image),
 	    &len, digest) != 0) {
 		snprintf(err, FLASHER_ERR_MAX, "%s: cannot build the stamp",
 		    flasher_session_name(s));

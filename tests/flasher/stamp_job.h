@@ -31,11 +31,12 @@ struct stamp_job {
 int stamp_job_check_csr(const uint8_t *der, size_t len, const uint8_t *nonce,
     size_t nonce_len, char *why, size_t why_len);
 
-/* stamp_job_build(...): a signed stamp for ${hwid} of ${generation} into
+/* stamp_job_build(...): a signed stamp for ${hwid} of ${generation} (header
+ * ${flags}) into
  * ${out}; its INTEGRITY digest in ${digest}. */
 int stamp_job_build(EVP_PKEY *signer, const uint8_t *hwid, size_t hwid_len,
-    const uint8_t transport[65], uint32_t generation, uint8_t *out,
-    size_t cap, size_t *len, uint8_t digest[32]);
+    const uint8_t transport[65], uint32_t generation, uint32_t flags,
+    uint8_t *out, size_t cap, size_t *len, uint8_t digest[32]);
 
 /* A flasher_job_fn: the whole life of one device (arg: struct stamp_job). */
 int stamp_job_run(void *arg, size_t index, struct flasher_session *s,

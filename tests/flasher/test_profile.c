@@ -181,7 +181,7 @@ test_round_trip(void **state)
 	free(csr);
 
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	assert_int_equal(flasher_info(s, &after, err), 0);
@@ -199,7 +199,7 @@ test_round_trip(void **state)
 
 	/* a second stamp goes to the other slot; the first stays until commit */
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 2, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 2, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &after, image, len, err), 0);
 	assert_int_equal(flasher_commit(s, &after, digest, 2, err), 0);
@@ -229,7 +229,7 @@ test_device_refuses_bad_stamps(void **state)
 	assert_int_equal(flasher_info(s, &info, err), 0);
 	/* signed by a key the device does not trust */
 	assert_int_equal(stamp_job_build(other, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	assert_int_equal(flasher_commit(s, &info, digest, 1, err), -1);
@@ -237,7 +237,7 @@ test_device_refuses_bad_stamps(void **state)
 	assert_non_null(strstr(err, "bad signature"));
 	/* bound to another device */
 	assert_int_equal(stamp_job_build(signer, (const uint8_t *)"SDOTHER", 7,
-	    info.transport_key, 1, image, sizeof(image), &len, digest), 0);
+	    info.transport_key, 1, 0, image, sizeof(image), &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	assert_int_equal(flasher_commit(s, &info, digest, 1, err), -1);
 	assert_err(D_CHECKS, "errTARGET");
@@ -246,14 +246,21 @@ test_device_refuses_bad_stamps(void **state)
 	uint8_t wrong_point[65];
 	assert_int_equal(stamp_ossl_point(other, wrong_point), 0);
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, wrong_point, 1, image, sizeof(image), &len,
+	    info.hardware_id_len, wrong_point, 1, 0, image, sizeof(image), &len,
 	    digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	assert_int_equal(flasher_commit(s, &info, digest, 1, err), -1);
 	assert_non_null(strstr(err, "does not open"));
+	/* a development stamp, which this device (no --development) refuses */
+	assert_int_equal(stamp_job_build(signer, info.hardware_id,
+	    info.hardware_id_len, info.transport_key, 1, STAMP_HF_DEVELOPMENT,
+	    image, sizeof(image), &len, digest), 0);
+	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
+	assert_int_equal(flasher_commit(s, &info, digest, 1, err), -1);
+	assert_non_null(strstr(err, "development"));
 	/* a commit naming another digest */
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	memcpy(other_digest, digest, 32);
@@ -265,7 +272,7 @@ test_device_refuses_bad_stamps(void **state)
 	/* now the good one, then a rollback to generation 1 is refused */
 	assert_int_equal(flasher_commit(s, &info, digest, 1, err), 0);
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	assert_int_equal(flasher_commit(s, &info, digest, 1, err), -1);
@@ -362,7 +369,7 @@ test_lock_and_readback_faults(void **state)
 	s = open_dev(D_FLIP);
 	assert_int_equal(flasher_info(s, &info, err), 0);
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), -1);
 	assert_err(D_FLIP, "read-back of the staged stamp differs at byte 100");
@@ -406,7 +413,7 @@ test_power_cuts(void **state)
 	s = open_dev(D_POWERCUT);
 	assert_int_equal(flasher_info(s, &info, err), 0);
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), -1);
 	assert_err(D_POWERCUT, "disconnected during download of alt 'stamp'");
@@ -419,7 +426,7 @@ test_power_cuts(void **state)
 	s = open_dev(D_COMMIT_CUT);
 	assert_int_equal(flasher_info(s, &info, err), 0);
 	assert_int_equal(stamp_job_build(signer, info.hardware_id,
-	    info.hardware_id_len, info.transport_key, 1, image, sizeof(image),
+	    info.hardware_id_len, info.transport_key, 1, 0, image, sizeof(image),
 	    &len, digest), 0);
 	assert_int_equal(flasher_stage(s, &info, image, len, err), 0);
 	assert_int_equal(flasher_commit(s, &info, digest, 1, err), -1);
