@@ -103,9 +103,11 @@ read_string(libusb_device_handle *h, unsigned long *count, uint16_t lang,
 	return 0;
 }
 
-/* Fill ${out} from ${ud}; 1 if it is not a readable DFU device. */
+/* Fill ${out} from ${ud}; 1 if it is not a readable DFU device, with
+ * ${why} set (non-empty) if it is a DFU device that cannot be read. */
 static int
-read_device(libusb_device *ud, struct flasher_device *out)
+read_device(libusb_device *ud, struct flasher_device *out,
+    char why[static FLASHER_ERR_MAX])
 {
 	struct libusb_device_descriptor dd;
 	struct libusb_config_descriptor *cfg;
@@ -126,14 +128,27 @@ read_device(libusb_device *ud, struct flasher_device *out)
 			    cfg->interface[i].altsetting[a].bInterfaceSubClass == 0x01)
 				dfu = 1;
 	libusb_free_config_descriptor(cfg);
-	if (!dfu || libusb_open(ud, &h) != 0)
+	why[0] = '\0';
+	if (!dfu)
 		return 1;
+	if ((got = libusb_open(ud, &h)) != 0) {
+		snprintf(why, FLASHER_ERR_MAX, "cannot open: %s",
+		    libusb_strerror(got));
+		return 1;
+	}
 	memset(out, 0, sizeof(*out));
 	got = flasher_usb_ctrl(h, &count, LIBUSB_ENDPOINT_IN,
 	    LIBUSB_REQUEST_GET_DESCRIPTOR, LIBUSB_DT_CONFIG << 8, 0, raw,
 	    sizeof(raw));
-	if (got < 4 || flasher_parse_config(raw, (size_t)got, &out->dfu, err) != 0)
+	if (got < 4) {
+		snprintf(why, FLASHER_ERR_MAX, "configuration descriptor does not "
+		    "read (%s)", got < 0 ? libusb_strerror(got) : "too short");
 		goto out;
+	}
+	if (flasher_parse_config(raw, (size_t)got, &out->dfu, err) != 0) {
+		snprintf(why, FLASHER_ERR_MAX, "%s", err);
+		goto out;
+	}
 	flasher_usb_path(ud, out->path);
 	out->bus = libusb_get_bus_number(ud);
 	out->address = libusb_get_device_address(ud);
@@ -143,6 +158,7 @@ read_device(libusb_device *ud, struct flasher_device *out)
 		got = flasher_usb_ctrl(h, &count, LIBUSB_ENDPOINT_IN,
 		    LIBUSB_REQUEST_GET_DESCRIPTOR, LIBUSB_DT_STRING << 8, 0, lang,
 		    sizeof(lang));
+		snprintf(why, FLASHER_ERR_MAX, "string descriptors do not read");
 		if (got < 4 || lang[1] != LIBUSB_DT_STRING)
 			goto out;
 		uint16_t langid = (uint16_t)(lang[2] | lang[3] << 8);
@@ -153,6 +169,7 @@ read_device(libusb_device *ud, struct flasher_device *out)
 			    out->dfu.alts[i].string_index, out->alt_names[i]) != 0)
 				goto out;
 	}
+	why[0] = '\0';
 	ret = 0;
 out:
 	libusb_close(h);
@@ -217,11 +234,24 @@ flasher_list(struct flasher *fl, const struct flasher_device *known,
 		snprintf(err, FLASHER_ERR_MAX, "out of memory");
 		return -1;
 	}
+	fl->nrejected = 0;
 	for (ssize_t i = 0; i < count; i++) {
-		if ((seen = find_known(list[i], known, nknown)) != NULL)
+		char why[FLASHER_ERR_MAX];
+		if ((seen = find_known(list[i], known, nknown)) != NULL) {
 			out[found++] = *seen;
-		else if (read_device(list[i], &out[found]) == 0)
+		} else if (read_device(list[i], &out[found], why) == 0) {
 			found++;
+		} else if (why[0] && fl->nrejected < FLASHER_REJECTED_MAX) {
+			struct flasher_rejected *r = &fl->rejected[fl->nrejected++];
+			struct libusb_device_descriptor dd;
+			flasher_usb_path(list[i], r->path);
+			r->vid = r->pid = 0;
+			if (libusb_get_device_descriptor(list[i], &dd) == 0) {
+				r->vid = dd.idVendor;
+				r->pid = dd.idProduct;
+			}
+			snprintf(r->why, sizeof(r->why), "%s", why);
+		}
 	}
 	libusb_free_device_list(list, 1);
 	qsort(out, found, sizeof(*out), path_cmp);
@@ -234,6 +264,13 @@ void
 flasher_list_free(struct flasher_device *devs)
 {
 	free(devs);
+}
+
+const struct flasher_rejected *
+flasher_list_rejected(const struct flasher *fl, size_t *n)
+{
+	*n = fl->nrejected;
+	return fl->rejected;
 }
 
 int

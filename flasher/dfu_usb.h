@@ -11,6 +11,9 @@
 
 struct flasher {
 	libusb_context *ctx;
+	/* DFU devices the last flasher_list left out, and why */
+	struct flasher_rejected rejected[FLASHER_REJECTED_MAX];
+	size_t nrejected;
 };
 
 /* flasher_usb_ctrl(h, count, ...): one control transfer, counted in

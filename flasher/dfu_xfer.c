@@ -134,10 +134,28 @@ device_error(struct flasher_session *s, const struct flasher_status *st,
 	char at[160], ignored[FLASHER_ERR_MAX];
 	int cleared;
 
+	char why[128] = "";
+
 	where(s, at, sizeof(at));
+	/* DFU 1.1: iString names a string descriptor saying why; read it
+	 * before CLRSTATUS, which may clear it. */
+	if (st->string_index) {
+		uint8_t text[96];
+		int n = libusb_get_string_descriptor_ascii(s->h, st->string_index,
+		    text, sizeof(text));
+		s->transfers += 2;
+		if (n > 0) {
+			why[0] = ' ';
+			why[1] = '(';
+			for (int i = 0; i < n && i + 4 < (int)sizeof(why); i++)
+				why[2 + i] = text[i] >= 0x20 && text[i] < 0x7f ?
+				    (char)text[i] : '?';
+			strcat(why, ")");
+		}
+	}
 	cleared = request(s, DFU_CLRSTATUS, 0, NULL, 0, ignored) == 0;
-	snprintf(err, FLASHER_ERR_MAX, "%s: device reports %s %s; %s", s->who,
-	    flasher_status_name(st->status), at, cleared ?
+	snprintf(err, FLASHER_ERR_MAX, "%s: device reports %s%s %s; %s", s->who,
+	    flasher_status_name(st->status), why, at, cleared ?
 	    "cleared with DFU_CLRSTATUS, nothing was completed" :
 	    "could not clear the error (DFU_CLRSTATUS failed)");
 	return -1;
@@ -427,8 +445,12 @@ flasher_session_open(struct flasher *fl, const struct flasher_device *dev,
 	}
 	(void)libusb_set_auto_detach_kernel_driver(s->h, 1);
 	if ((rc = libusb_claim_interface(s->h, dev->dfu.interface)) != 0) {
-		snprintf(err, FLASHER_ERR_MAX, "%s: cannot claim DFU interface %u: "
-		    "%s", s->who, dev->dfu.interface, libusb_strerror(rc));
+		if (rc == LIBUSB_ERROR_NO_DEVICE)
+			snprintf(err, FLASHER_ERR_MAX, "%s: cannot open: no longer "
+			    "attached", s->who);
+		else
+			snprintf(err, FLASHER_ERR_MAX, "%s: cannot claim DFU interface "
+			    "%u: %s", s->who, dev->dfu.interface, libusb_strerror(rc));
 		goto fail;
 	}
 	*out = s;
@@ -454,4 +476,16 @@ unsigned long
 flasher_session_transfers(const struct flasher_session *s)
 {
 	return s->transfers;
+}
+
+const char *
+flasher_session_name(const struct flasher_session *s)
+{
+	return s->who;
+}
+
+const struct flasher_device *
+flasher_session_device(const struct flasher_session *s)
+{
+	return &s->dev;
 }

@@ -21,6 +21,10 @@
  *   flasher_download()/flasher_upload()   whole files to/from an alt
  *   flasher_session_close()
  *
+ * The stamp profile on a session (profile.c): flasher_info, flasher_csr,
+ * flasher_stage, flasher_commit, flasher_lock; flasher_run() works on
+ * many devices at once, one thread and one session each (profile_run.c).
+ *
  * Concurrency: sessions are independent; one thread per device may run
  * its own session at the same time as others on one shared struct
  * flasher (libusb contexts are thread-safe). A session must not be used
@@ -144,6 +148,21 @@ int flasher_list(struct flasher *fl, const struct flasher_device *known,
 void flasher_list_free(struct flasher_device *devs);
 
 /*
+ * flasher_list_rejected(fl, n): the DFU devices the last flasher_list()
+ * left out because they could not be read (malformed descriptors, strings
+ * that do not read), *${n} of them, each with its port path and why; valid
+ * until the next flasher_list() on ${fl}. Non-DFU devices are not listed.
+ */
+#define FLASHER_REJECTED_MAX 16
+struct flasher_rejected {
+	char path[FLASHER_PATH_MAX];
+	uint16_t vid, pid;
+	char why[FLASHER_ERR_MAX];
+};
+const struct flasher_rejected *flasher_list_rejected(const struct flasher *fl,
+    size_t *n);
+
+/*
  * flasher_select(devs, n, serial, path, index, err): the one device of
  * ${devs} whose serial is ${serial} and/or port path is ${path} (NULL:
  * any), into *${index}. Returns 0; -1 if none matches; -2 if several do
@@ -192,5 +211,147 @@ int flasher_upload(struct flasher_session *s, const char *alt, size_t max,
 
 /* flasher_session_transfers(s): control transfers issued so far (bench). */
 unsigned long flasher_session_transfers(const struct flasher_session *s);
+
+/* flasher_session_name(s): "device 1-2 (serial SD0123...)", for messages;
+ * flasher_session_device(s): the device as listed. */
+const char *flasher_session_name(const struct flasher_session *s);
+const struct flasher_device *flasher_session_device(
+    const struct flasher_session *s);
+
+/*
+ * The stamp DFU profile (profile.c; ARCHITECTURE.md "USB: the stamp DFU
+ * profile", messages in stamp-format/SPEC.md section 5). One call per
+ * profile operation, on an open session; each returns 0, or -1 with
+ * ${err} naming the device (port path and serial) and what to do. None
+ * reports success unless the device confirmed it: stage is read back and
+ * compared, commit and lock are read back from the device.
+ *
+ * Order for one device: flasher_info -> flasher_csr (device key mode) ->
+ * [station issues the certificate, builds and signs the stamp] ->
+ * flasher_stage -> [station records `written`] -> flasher_commit ->
+ * flasher_lock (optional).
+ */
+#define FLASHER_HWID_MAX 64
+#define FLASHER_CSR_MAX  4096
+#define FLASHER_NONCE_MIN 16
+#define FLASHER_NONCE_MAX 64
+
+/* The device's info record (SPEC.md 5.1), as plain data. */
+struct flasher_info {
+	uint8_t hardware_id[FLASHER_HWID_MAX];
+	size_t hardware_id_len;
+	char model[65], firmware_version[65];
+	uint32_t capabilities;            /* STAMP_CAP_* bits */
+	uint8_t transport_key[65];        /* P-256 point 04||X||Y */
+	uint32_t active_generation;       /* 0 and a zero digest: no stamp */
+	uint8_t active_digest[32];
+	int has_staged;
+	uint32_t staged_generation;
+	uint8_t staged_digest[32];
+	uint32_t slot_size;
+	uint16_t write_unit;
+	int locked;                       /* 0, 1; -1 if not reported */
+	size_t attestation_certs;         /* ATTESTATION_CERT records (not checked here) */
+};
+
+/* flasher_info_stamped(info): 1 if the device has an active stamp. */
+int flasher_info_stamped(const struct flasher_info *info);
+
+/*
+ * flasher_parse_info(buf, len, info, err): check the info record ${buf}
+ * (exactly ${len} bytes) with the stamp-format reader and fill ${info}.
+ * Returns 0 or -1 (${err}: the reason and byte offset).
+ */
+int flasher_parse_info(const uint8_t *buf, size_t len,
+    struct flasher_info *info, char err[static FLASHER_ERR_MAX]);
+
+/* flasher_parse_active(buf, len, generation, digest): the 36-byte reply of
+ * alt `commit` (u32 generation, 32-byte digest). Returns 0 or -1. */
+int flasher_parse_active(const uint8_t *buf, size_t len, uint32_t *generation,
+    uint8_t digest[static 32]);
+
+/* flasher_parse_csr_der(buf, len): 0 if ${buf} is exactly one DER
+ * SEQUENCE (definite length, nothing after it), else -1. */
+int flasher_parse_csr_der(const uint8_t *buf, size_t len);
+
+/* flasher_profile_check(dev, err): 0 if ${dev} offers the five alts of the
+ * stamp profile and can download and upload; else -1. */
+int flasher_profile_check(const struct flasher_device *dev,
+    char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_info(s, info, err): upload alt `info` and parse it. Also checks
+ * that its hardware id is the USB serial the device was selected by.
+ */
+int flasher_info(struct flasher_session *s, struct flasher_info *info,
+    char err[static FLASHER_ERR_MAX]);
+
+/* The keygen request's optional subject hints (NULL: left out). */
+struct flasher_subject {
+	const char *cn, *org, *serial;
+};
+
+/*
+ * flasher_csr(s, info, nonce, nonce_len, subject, csr, csr_len, err): ask
+ * the device (which must have KEYGEN) for a new key pair and a CSR over
+ * ${nonce} (16..64 bytes; the station uses 32): DNLOAD the keygen request
+ * to alt `csr` (the device is busy, dfuDNBUSY, while it generates), then
+ * UPLOAD the CSR into a new buffer *${csr} of *${csr_len} bytes (free()).
+ * Only the DER framing is checked here; the CSR's signature and nonce are
+ * for the caller's CA to verify (hsm_csr_check).
+ */
+int flasher_csr(struct flasher_session *s, const struct flasher_info *info,
+    const uint8_t *nonce, size_t nonce_len,
+    const struct flasher_subject *subject, uint8_t **csr, size_t *csr_len,
+    char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_stage(s, info, image, len, err): DNLOAD the stamp image to alt
+ * `stamp` (the device stages it, inactive), UPLOAD it back and compare
+ * byte for byte. Returns 0 only if the read-back is identical.
+ */
+int flasher_stage(struct flasher_session *s, const struct flasher_info *info,
+    const uint8_t *image, size_t len, char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_commit(s, info, digest, generation, err): DNLOAD a commit request
+ * naming the staged image (its INTEGRITY digest and generation); the device
+ * checks the stamp and activates it. Then UPLOAD alt `commit` and require
+ * that exactly this generation and digest are active.
+ */
+int flasher_commit(struct flasher_session *s, const struct flasher_info *info,
+    const uint8_t digest[static 32], uint32_t generation,
+    char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_lock(s, info, err): DNLOAD the lock request ("LOCK" followed by
+ * the hardware id) to alt `lock`, then UPLOAD the lock state and require
+ * 1 (locked). A device without the LOCK capability is refused up front.
+ */
+int flasher_lock(struct flasher_session *s, const struct flasher_info *info,
+    char err[static FLASHER_ERR_MAX]);
+
+/*
+ * Several devices at once (profile_run.c): flasher_run(fl, devs, n, job,
+ * arg, results) runs ${job} for each of the ${n} devices on its own thread,
+ * all at once, each with its own session (opened before, closed after
+ * ${job}); a slow or failing device holds up nobody. results[i] (caller's
+ * array of ${n}) gets device i's outcome. Devices that share a serial
+ * (hardware id) are not worked on at all: a cloned or misprogrammed id.
+ * Returns the number of devices that failed.
+ */
+typedef int flasher_job_fn(void *arg, size_t index, struct flasher_session *s,
+    char err[static FLASHER_ERR_MAX]);
+
+struct flasher_result {
+	char path[FLASHER_PATH_MAX];
+	char serial[FLASHER_STR_MAX];
+	int ok;                       /* 1 only if the job returned 0 */
+	long long ms;                 /* wall time of this device */
+	char err[FLASHER_ERR_MAX];    /* names device and port */
+};
+
+size_t flasher_run(struct flasher *fl, const struct flasher_device *devs,
+    size_t n, flasher_job_fn *job, void *arg, struct flasher_result *results);
 
 #endif

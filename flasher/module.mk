@@ -13,5 +13,5 @@ PROGRAMS += $(BUILD)/stampdev-emu
 
 $(EMU_OBJS): CPPFLAGS += $(shell pkg-config --cflags $(EMU_PKGS) | sed 's/-I/-isystem /g')
 
-$(BUILD)/stampdev-emu: $(EMU_OBJS)
+$(BUILD)/stampdev-emu: $(EMU_OBJS) $(STAMP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(EMU_PKGS)) -lpthread

@@ -72,9 +72,14 @@ struct emu_alt_ops {
 	void (*abort)(struct emu_alt *alt);  /* drop a transfer in progress */
 };
 
+struct emu_device;
+
 struct emu_alt {
 	const char *name;
 	const struct emu_alt_ops *ops;
+	struct emu_device *dev;  /* the device it belongs to */
+	uint32_t busy_ms;        /* set by a hook: dfuDNBUSY/dfuMANIFEST time */
+	bool complete;           /* a profile request was received whole */
 	char file[PATH_MAX];     /* its virtual flash under the state folder */
 	uint8_t *buf;            /* download staging / upload snapshot */
 	size_t len, cap;
@@ -114,7 +119,42 @@ struct emu_device {
 	uint32_t manifest_ms;         /* its dfuMANIFEST time */
 	long long leave_after_ms;     /* -1 = stays */
 	unsigned long transfers;      /* control transfers served */
+	uint32_t busy_ms;             /* busy time asked for by the alt hook */
+	char status_text[96];         /* iString of the last error status */
+
+	/* stamp profile (emu_profile.c, emu_flash.c) */
+	bool power_cut;               /* set by a hook: the device loses power */
+	void *transport;              /* EVP_PKEY: transport key pair */
+	uint8_t transport_pub[65];
+	void *trust;                  /* EVP_PKEY: stamp signer, or NULL */
+	uint8_t trust_key_id[32];
+	bool development;             /* accepts development stamps */
+	uint32_t keygen_ms;           /* dfuDNBUSY time of a keygen */
+	uint8_t *csr;                 /* the CSR of the last keygen (DER) */
+	size_t csr_len;
+	uint8_t *flash;               /* the stamp partition: slot A, slot B */
+	char flash_file[PATH_MAX];
+	size_t stage_slot;            /* slot being written */
+
+	/* stamp profile faults */
+	size_t powercut_at;           /* stamp write: power lost after byte N */
+	int commit_cut;               /* commit: power lost after N marker bytes; -1 off */
+	int stall_req;                /* DFU bRequest stalled once; -1 off */
+	int csr_fault;                /* EMU_CSR_* */
+	size_t short_at;              /* uploads end after N bytes */
+	size_t oversize;              /* uploads get N extra bytes */
+	size_t flip_at;               /* stamp upload: byte N flipped */
+	int bad_desc;                 /* 1 bad functional descriptor, 2 no profile alts */
+	int clone_of;                 /* reports device K's hardware id; 0 off */
+	int no_lock;                  /* 1 refuses to lock, 2 ignores the request */
 };
+
+enum { EMU_CSR_OK, EMU_CSR_OTHER_KEY, EMU_CSR_NO_NONCE, EMU_CSR_WRONG_NONCE };
+
+/* The stamp partition: two slots of EMU_SLOT_SIZE, write unit 16. */
+#define EMU_SLOT_SIZE  8192u
+#define EMU_WRITE_UNIT 16u
+#define EMU_STR_STATUS 0x20           /* string index of status_text */
 
 extern pthread_mutex_t emu_lock;
 extern int emu_verbose;
@@ -124,7 +164,7 @@ void emu_log(const struct emu_device *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* emu_alt.c */
-int emu_alts_init(struct emu_device *d);
+int emu_alts_init(struct emu_device *d, bool raw);
 void emu_alts_free(struct emu_device *d);
 
 /* emu_dfu.c: a DFU class request; returns 0 (reply in data, its length in *len),
@@ -144,6 +184,36 @@ void *emu_usb_handler_new(struct emu_device *d);
 void emu_usb_drop_done(struct emu_device *d, void *client);
 
 /* emu_state.c */
-int emu_state_device(struct emu_device *d, const char *state_dir);
+int emu_state_device(struct emu_device *d, const char *state_dir, bool raw);
+int emu_state_trust(struct emu_device *d, const char *pem);
+void emu_state_free(struct emu_device *d);
+
+/* emu_flash.c: the A/B stamp partition (SPEC.md section 4). */
+struct emu_slot_state {
+	int active, staged;           /* slot index, or -1 */
+	uint32_t active_gen, staged_gen;
+	uint8_t active_digest[32], staged_digest[32];
+	size_t staged_len, active_len; /* image lengths */
+};
+int emu_flash_load(struct emu_device *d);
+void emu_flash_scan(struct emu_device *d, struct emu_slot_state *st);
+int emu_flash_write(struct emu_device *d, size_t off, const uint8_t *p,
+    size_t len);
+/* emu_flash_check(d, slot, full, v-out): stamp_read of slot ${slot};
+ * ${full}: signature, binding, secrets as at commit. Returns a DFU status;
+ * the reason in d->status_text. */
+struct stamp_view;
+int emu_flash_check(struct emu_device *d, size_t slot, bool full,
+    struct stamp_view *v);
+int emu_locked(const struct emu_device *d);
+
+/* emu_profile.c */
+const struct emu_alt_ops *emu_profile_ops(const char *alt_name);
+/* emu_keygen.c: a new P-256 key and its CSR over ${nonce}; DFU status. */
+int emu_keygen(struct emu_device *d, const uint8_t *nonce, size_t nonce_len,
+    const char *cn, const char *org, const char *serial);
+/* emu_crypto_init(d, crypto): stamp_crypto callbacks over d's keys. */
+struct stamp_crypto;
+void emu_crypto_init(struct emu_device *d, struct stamp_crypto *crypto);
 
 #endif

@@ -9,9 +9,10 @@
  * emulator does not fsync: its files outlive a crash of the emulator, not
  * of the machine, which is all tests need);
  * an upload returns a snapshot of the file taken when the upload starts.
- * `info` is upload-only: a download to it fails with errTARGET. The stamp
- * profile (info record, CSR keygen, A/B staging and commit) will replace
- * these ops per alt without touching the DFU state machine.
+ * `info` is upload-only: a download to it fails with errTARGET. These raw
+ * files are what the emulator offers with --raw (a bare DFU device, for the
+ * transport tests); by default every alt has the stamp profile's ops
+ * (emu_profile.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -158,7 +159,7 @@ static const struct emu_alt_ops readonly_ops = {
 };
 
 int
-emu_alts_init(struct emu_device *d)
+emu_alts_init(struct emu_device *d, bool raw)
 {
 	for (int i = 0; i < EMU_ALTS; i++) {
 		struct emu_alt *alt = &d->alts[i];
@@ -166,7 +167,12 @@ emu_alts_init(struct emu_device *d)
 
 		memset(alt, 0, sizeof(*alt));
 		alt->name = alt_names[i];
-		alt->ops = strcmp(alt->name, "info") == 0 ? &readonly_ops : &raw_ops;
+		alt->dev = d;
+		if (!raw)
+			alt->ops = emu_profile_ops(alt->name);
+		else
+			alt->ops = strcmp(alt->name, "info") == 0 ? &readonly_ops :
+			    &raw_ops;
 		n = snprintf(alt->file, sizeof(alt->file), "%s/%s.bin", d->dir,
 		    alt->name);
 		if (n < 0 || (size_t)n >= sizeof(alt->file)) {

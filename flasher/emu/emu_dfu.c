@@ -17,6 +17,10 @@
  * (bwPollTimeout MS) and then waits in dfuMANIFEST-WAIT-RESET for a USB
  * reset, answering only GETSTATUS/GETSTATE.
  *
+ * A device error can carry a reason: the alt hook writes it to
+ * status_text and GETSTATUS names it by iString (string descriptor
+ * EMU_STR_STATUS), as DFU 1.1 allows.
+ *
  * A slow device (--fault slow@MS) does not sleep: each block and the
  * manifestation answer the first GETSTATUS with dfuDNBUSY/dfuMANIFEST and
  * bwPollTimeout MS, and the state only moves on once that time passed.
@@ -57,6 +61,7 @@ stall(struct emu_device *d, unsigned req, const char *why)
 static int
 vanish(struct emu_device *d, const char *what)
 {
+	d->power_cut = false;
 	emu_log(d, "vanishes (fault) during %s at byte %zu", what, d->offset);
 	d->presence = DEV_GONE;
 	d->vanish_pending = true;
@@ -101,13 +106,19 @@ dnload(struct emu_device *d, uint16_t block, const uint8_t *data, size_t len)
 		if (len == 0)
 			return stall(d, REQ_DNLOAD, "zero-length DNLOAD with nothing downloaded");
 		d->offset = 0;
+		d->status_text[0] = '\0';
 		d->pending_status = (uint8_t)alt->ops->dnload_begin(alt);
 	} else if (d->state == DFU_DNLOAD_IDLE) {
 		if (block != d->next_block)
 			return stall(d, REQ_DNLOAD, "block number out of sequence");
 		if (len == 0) {
+			alt->busy_ms = 0;
 			d->pending_status = (uint8_t)alt->ops->manifest(alt);
-			d->busy_pending = d->slow_ms > 0 || d->wait_reset;
+			if (d->power_cut)
+				return vanish(d, "manifestation (power cut)");
+			d->busy_ms = alt->busy_ms;
+			d->busy_pending = d->slow_ms > 0 || d->busy_ms > 0 ||
+			    d->wait_reset;
 			d->state = DFU_MANIFEST_SYNC;
 			return 0;
 		}
@@ -125,12 +136,16 @@ dnload(struct emu_device *d, uint16_t block, const uint8_t *data, size_t len)
 		d->error_at = SIZE_MAX;
 		d->pending_status = DFU_ERR_WRITE;
 	}
+	alt->busy_ms = 0;
 	if (d->pending_status == DFU_OK)
 		d->pending_status = (uint8_t)alt->ops->dnload_block(alt, d->offset,
 		    data, len);
+	if (d->power_cut)
+		return vanish(d, "download (power cut)");
 	d->offset += len;
 	d->next_block = (uint16_t)(block + 1);
-	d->busy_pending = d->slow_ms > 0;
+	d->busy_ms = alt->busy_ms;
+	d->busy_pending = d->slow_ms > 0 || d->busy_ms > 0;
 	d->state = DFU_DNLOAD_SYNC;
 	return 0;
 }
@@ -146,6 +161,7 @@ upload(struct emu_device *d, uint8_t *data, size_t *len)
 		return stall(d, REQ_UPLOAD, "wLength zero or above wTransferSize");
 	if (d->state == DFU_IDLE) {
 		d->offset = 0;
+		d->status_text[0] = '\0';
 		if ((st = alt->ops->upload_begin(alt)) != DFU_OK)
 			goto fail;
 	} else if (d->state != DFU_UPLOAD_IDLE) {
@@ -174,7 +190,8 @@ getstatus(struct emu_device *d, long long now)
 		bool manifest = d->state == DFU_MANIFEST_SYNC;
 		if (d->busy_pending) {
 			d->busy_pending = false;
-			d->poll_ms = manifest && d->wait_reset ? d->manifest_ms : d->slow_ms;
+			d->poll_ms = manifest && d->wait_reset ? d->manifest_ms :
+			    d->slow_ms > d->busy_ms ? d->slow_ms : d->busy_ms;
 			d->busy_until = now + d->poll_ms;
 			d->state = manifest ? DFU_MANIFEST : DFU_DNBUSY;
 		} else if (d->pending_status != DFU_OK) {
@@ -212,6 +229,10 @@ emu_dfu_request(struct emu_device *d, const uint8_t setup[static 8],
 		d->state = d->state == DFU_DNBUSY ? DFU_DNLOAD_SYNC :
 		    d->wait_reset ? DFU_MANIFEST_WAIT_RESET : DFU_MANIFEST_SYNC;
 	}
+	if (d->stall_req >= 0 && (unsigned)d->stall_req == req) {
+		d->stall_req = -1;
+		return stall(d, req, "stall fault");
+	}
 	if (d->state == DFU_MANIFEST_WAIT_RESET && req != REQ_GETSTATUS &&
 	    req != REQ_GETSTATE)
 		return stall(d, req, "waiting for a USB reset");
@@ -228,7 +249,8 @@ emu_dfu_request(struct emu_device *d, const uint8_t setup[static 8],
 		{
 			uint8_t reply[6] = { d->status, (uint8_t)d->poll_ms,
 				(uint8_t)(d->poll_ms >> 8), (uint8_t)(d->poll_ms >> 16),
-				d->state, 0 };
+				d->state, d->status != DFU_OK && d->status_text[0] ?
+				EMU_STR_STATUS : 0 };
 			memcpy(data, reply, *len);
 		}
 		return 0;

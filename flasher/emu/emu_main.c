@@ -2,7 +2,8 @@
  * emu_main.c: stampdev-emu, emulated stamp devices served on umockdev.
  *
  *   stampdev-emu [--devices N] [--state DIR] [--arrive-every MS]
- *                [--fault SPEC]... [--verbose] -- COMMAND [ARG]...
+ *                [--fault SPEC]... [--raw] [--trust PEM] [--keygen-ms MS]
+ *                [--development] [--verbose] -- COMMAND [ARG]...
  *
  * Like umockdev-run, it builds a fake /sys and /dev (umockdev testbed),
  * attaches one ioctl handler per device node, runs COMMAND with the
@@ -67,7 +68,9 @@ usage(FILE *out)
 {
 	fprintf(out, "Usage: stampdev-emu [--devices N] [--state DIR] "
 	    "[--arrive-every MS]\n"
-	    "                    [--fault SPEC]... [--verbose] -- COMMAND [ARG]...\n"
+	    "                    [--fault SPEC]... [--raw] [--trust PEM] "
+	    "[--keygen-ms MS]\n                    [--development] [--verbose] "
+	    "-- COMMAND [ARG]...\n"
 	    "\nServes N emulated stamp devices (USB DFU 1.1, VID:PID %04x:%04x) "
 	    "on umockdev\nand runs COMMAND against them; exits with its status.\n"
 	    "  --devices N        how many devices, 1-%d (default 1); device K is "
@@ -88,6 +91,33 @@ usage(FILE *out)
 	    "       wait-reset@MS not manifestation tolerant: dfuMANIFEST for MS "
 	    "ms, then\n                     dfuMANIFEST-WAIT-RESET until a USB "
 	    "reset\n"
+	    "       powercut@BYTE stamp write: power lost after byte BYTE (that "
+	    "many bytes\n                     programmed); the device is gone "
+	    "for this run\n"
+	    "       commit-cut@N  commit: power lost after N (0-15) bytes of the "
+	    "marker\n"
+	    "       stall-req@R   stalls the first DFU request R (0 DETACH .. 6 "
+	    "ABORT)\n"
+	    "       csr-other-key@1, csr-no-nonce@1, csr-wrong-nonce@1\n"
+	    "                     the CSR is signed by another key / lacks the "
+	    "nonce /\n                     carries another nonce\n"
+	    "       short@N       every upload ends after N bytes\n"
+	    "       oversize@N    every upload has N extra bytes\n"
+	    "       flip@BYTE     stamp read-back: byte BYTE has a bit flipped\n"
+	    "       bad-desc@1|2  1: wTransferSize 0; 2: alt names not the "
+	    "profile's\n"
+	    "       clone@K       reports device K's hardware id (a cloned "
+	    "serial)\n"
+	    "       no-lock@1|2   1: refuses to lock (errWRITE); 2: ignores "
+	    "the request\n"
+	    "  --raw              every alt a plain file (a bare DFU device, no "
+	    "stamp profile)\n"
+	    "  --trust PEM        stamp signer (public key or certificate) every "
+	    "device\n                     trusts (else DIR/dev-K/trust.pem; "
+	    "none: commit refused)\n"
+	    "  --keygen-ms MS     on-device keygen time, reported as dfuDNBUSY "
+	    "(default 300)\n"
+	    "  --development      accept development stamps (capability bit 4)\n"
 	    "  --verbose          log arrivals, departures and unhandled ioctls\n"
 	    "Protocol violations by the host are logged to stderr as "
 	    "'stalled ...'.\n", EMU_VID, EMU_PID, EMU_MAX_DEVICES);
@@ -145,13 +175,37 @@ parse_fault(const char *spec)
 			d->wait_reset = true;
 			d->manifest_ms = (uint32_t)n;
 		}
+		else if (strcmp(name, "powercut") == 0)
+			d->powercut_at = (size_t)n;
+		else if (strcmp(name, "commit-cut") == 0 && n < EMU_WRITE_UNIT)
+			d->commit_cut = (int)n;
+		else if (strcmp(name, "stall-req") == 0 && n <= 6)
+			d->stall_req = (int)n;
+		else if (strcmp(name, "csr-other-key") == 0)
+			d->csr_fault = EMU_CSR_OTHER_KEY;
+		else if (strcmp(name, "csr-no-nonce") == 0)
+			d->csr_fault = EMU_CSR_NO_NONCE;
+		else if (strcmp(name, "csr-wrong-nonce") == 0)
+			d->csr_fault = EMU_CSR_WRONG_NONCE;
+		else if (strcmp(name, "short") == 0)
+			d->short_at = (size_t)n;
+		else if (strcmp(name, "oversize") == 0 && n <= 1 << 24)
+			d->oversize = (size_t)n;
+		else if (strcmp(name, "flip") == 0)
+			d->flip_at = (size_t)n;
+		else if (strcmp(name, "bad-desc") == 0 && n >= 1 && n <= 2)
+			d->bad_desc = (int)n;
+		else if (strcmp(name, "clone") == 0 && n >= 1 && n <= EMU_MAX_DEVICES)
+			d->clone_of = (int)n;
+		else if (strcmp(name, "no-lock") == 0 && n >= 1 && n <= 2)
+			d->no_lock = (int)n;
 		else
 			goto bad;
 	}
 	return 0;
 bad:
 	fprintf(stderr, "stampdev-emu: bad --fault '%s': expected [K:]KIND@N with "
-	    "KIND vanish, error, stall, slow, leave or wait-reset (see --help)\n", spec);
+	    "a KIND listed by --help\n", spec);
 	return -1;
 }
 
@@ -250,12 +304,18 @@ main(int argc, char *argv[])
 		{ "arrive-every", required_argument, NULL, 'a' },
 		{ "fault", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "trust", required_argument, NULL, 't' },
+		{ "keygen-ms", required_argument, NULL, 'k' },
+		{ "development", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char tmp_state[] = "/tmp/stampdev-emu.XXXXXX";
 	const char *state = NULL, *preload = getenv("LD_PRELOAD");
-	long long arrive_every = -1, n;
+	long long arrive_every = -1, n, keygen_ms = 300;
+	const char *trust = NULL;
+	bool raw = false, development = false;
 	UMockdevTestbed *tb = NULL;
 	int c, status = 0, ret = 2;
 	pid_t child = -1;
@@ -267,6 +327,9 @@ main(int argc, char *argv[])
 		devices[i].vanish_at = devices[i].error_at = SIZE_MAX;
 		devices[i].stall_at = SIZE_MAX;
 		devices[i].leave_after_ms = -1;
+		devices[i].powercut_at = devices[i].short_at = SIZE_MAX;
+		devices[i].flip_at = SIZE_MAX;
+		devices[i].commit_cut = devices[i].stall_req = -1;
 	}
 	while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
 		switch (c) {
@@ -294,6 +357,22 @@ main(int argc, char *argv[])
 			break;
 		case 'v':
 			emu_verbose = 1;
+			break;
+		case 'r':
+			raw = true;
+			break;
+		case 't':
+			trust = optarg;
+			break;
+		case 'D':
+			development = true;
+			break;
+		case 'k':
+			if (parse_num(optarg, 60000, &keygen_ms) != 0) {
+				fprintf(stderr, "stampdev-emu: --keygen-ms: expected 0 to "
+				    "60000 ms, got '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -338,8 +417,12 @@ main(int argc, char *argv[])
 	}
 	for (int i = 0; i < ndevices; i++) {
 		struct emu_device *d = &devices[i];
-		if (emu_state_device(d, state ? state : tmp_state) != 0)
+		if (emu_state_device(d, state ? state : tmp_state, raw) != 0)
 			goto out;
+		if (trust && !raw && emu_state_trust(d, trust) != 0)
+			goto out;
+		d->development = development;
+		d->keygen_ms = (uint32_t)keygen_ms;
 		snprintf(d->sysname, sizeof(d->sysname), "1-%d", d->index);
 		snprintf(d->syspath, sizeof(d->syspath), "/sys/devices/usb1/1-%d",
 		    d->index);
@@ -348,6 +431,12 @@ main(int argc, char *argv[])
 		    d->devnum);
 		d->done = g_queue_new();
 		d->handler = emu_usb_handler_new(d);
+	}
+	for (int i = 0; i < ndevices; i++) {
+		struct emu_device *d = &devices[i];
+		if (d->clone_of > 0 && d->clone_of <= ndevices)
+			memcpy(d->serial, devices[d->clone_of - 1].serial,
+			    sizeof(d->serial));
 	}
 	tb = umockdev_testbed_new();
 	if (arrive_every < 0)
@@ -406,6 +495,7 @@ out:
 			g_queue_free(devices[i].done);
 		}
 		emu_alts_free(&devices[i]);
+		emu_state_free(&devices[i]);
 	}
 	if (made_tmp)
 		nftw(tmp_state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

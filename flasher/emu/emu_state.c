@@ -6,7 +6,12 @@
  *                   once with O_EXCL (the device's own secret: a test may
  *                   read it to decrypt what was encrypted to the device)
  *   transport.pub   the public half, PEM
- *   ALT.bin         the virtual flash of each alt (see emu_alt.c)
+ *   trust.pem       optional: the stamp signer's public key (PEM) this
+ *                   device trusts (--trust gives one to every device)
+ *   stamp.part      the stamp partition, slots A and B (emu_flash.c)
+ *   lock            present once the device is locked
+ *   device.key      the key pair of the last on-device keygen (0600)
+ *   ALT.bin         with --raw: the virtual flash of each alt (emu_alt.c)
  *
  * A second run over the same folder sees the same devices.
  */
@@ -15,11 +20,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/core_names.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "flasher/emu/emu.h"
 
@@ -91,12 +99,80 @@ out:
 	return ret;
 }
 
+static int
+p256_point(EVP_PKEY *key, uint8_t out[65])
+{
+	size_t len = 0;
+
+	if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_octet_string_param(key,
+	    OSSL_PKEY_PARAM_PUB_KEY, out, 65, &len) != 1 || len != 65 ||
+	    out[0] != 4)
+		return -1;
+	return 0;
+}
+
+static EVP_PKEY *
+load_pem(const char *path, bool private)
+{
+	EVP_PKEY *key;
+	X509 *cert;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return NULL;
+	if (private) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	} else if ((key = PEM_read_PUBKEY(f, NULL, NULL, NULL)) == NULL) {
+		rewind(f);
+		if ((cert = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+			key = X509_get_pubkey(cert);
+			X509_free(cert);
+		}
+	}
+	fclose(f);
+	return key;
+}
+
 /*
- * emu_state_device(d, state_dir): open (or create) the state folder of
- * device ${d}->index under ${state_dir}; fills serial, dir and alt files.
+ * emu_state_trust(d, pem): make the signer key in ${pem} (public key or
+ * certificate) the one device ${d} checks stamps against.
  */
 int
-emu_state_device(struct emu_device *d, const char *state_dir)
+emu_state_trust(struct emu_device *d, const char *pem)
+{
+	uint8_t point[65];
+	EVP_PKEY *key = load_pem(pem, false);
+
+	if (key == NULL || p256_point(key, point) != 0) {
+		fprintf(stderr, "stampdev-emu: %s: not a P-256 public key or "
+		    "certificate (PEM)\n", pem);
+		EVP_PKEY_free(key);
+		return -1;
+	}
+	EVP_PKEY_free(d->trust);
+	d->trust = key;
+	SHA256(point, sizeof(point), d->trust_key_id);
+	return 0;
+}
+
+void
+emu_state_free(struct emu_device *d)
+{
+	EVP_PKEY_free(d->transport);
+	EVP_PKEY_free(d->trust);
+	d->transport = d->trust = NULL;
+	free(d->csr);
+	free(d->flash);
+	d->csr = d->flash = NULL;
+}
+
+/*
+ * emu_state_device(d, state_dir, raw): open (or create) the state folder
+ * of device ${d}->index under ${state_dir}; fills serial, dir, keys and
+ * alt files (${raw}: plain files per alt, no stamp profile).
+ */
+int
+emu_state_device(struct emu_device *d, const char *state_dir, bool raw)
 {
 	char path[PATH_MAX + 32], pub[PATH_MAX + 32];
 	int rc;
@@ -118,10 +194,22 @@ emu_state_device(struct emu_device *d, const char *state_dir)
 	snprintf(pub, sizeof(pub), "%s/transport.pub", d->dir);
 	if (access(path, F_OK) != 0 && make_keys(path, pub) != 0)
 		goto fail;
-	if (emu_alts_init(d) != 0)
+	if ((d->transport = load_pem(path, true)) == NULL ||
+	    p256_point(d->transport, d->transport_pub) != 0) {
+		fprintf(stderr, "stampdev-emu: %s: not a P-256 private key\n", path);
 		return -1;
-	/* `info` returns its state file; until the stamp profile defines the
-	 * record, a fresh device says who it is in plain text. */
+	}
+	if (emu_alts_init(d, raw) != 0)
+		return -1;
+	if (!raw) {
+		snprintf(path, sizeof(path), "%s/trust.pem", d->dir);
+		if (d->trust == NULL && access(path, F_OK) == 0 &&
+		    emu_state_trust(d, path) != 0)
+			return -1;
+		return emu_flash_load(d);
+	}
+	/* --raw: `info` returns its state file; a fresh device says who it
+	 * is in plain text. */
 	snprintf(path, sizeof(path), "%s/info.bin", d->dir);
 	if (access(path, F_OK) != 0) {
 		FILE *f = fopen(path, "wx");

@@ -40,10 +40,12 @@ static size_t
 functional_descriptor(const struct emu_device *d, uint8_t out[static 9])
 {
 	/* bitCanDnload | bitCanUpload [| bitManifestationTolerant]; DFU 1.1 */
-	const uint8_t f[9] = { 9, 0x21, d->wait_reset ? 0x03 : 0x07,
+	uint8_t f[9] = { 9, 0x21, d->wait_reset ? 0x03 : 0x07,
 		EMU_DETACH_MS & 0xff,
 		EMU_DETACH_MS >> 8, EMU_TRANSFER_SIZE & 0xff,
 		EMU_TRANSFER_SIZE >> 8, 0x10, 0x01 };
+	if (d->bad_desc == 1)  /* fault: wTransferSize 0 */
+		f[5] = f[6] = 0;
 	memcpy(out, f, sizeof(f));
 	return sizeof(f);
 }
@@ -89,7 +91,9 @@ string_descriptor(const struct emu_device *d, unsigned index, uint8_t *out,
 	else if (index == STR_SERIAL)
 		s = d->serial;
 	else if (index >= STR_ALT0 && index < STR_ALT0 + EMU_ALTS)
-		s = d->alts[index - STR_ALT0].name;
+		s = d->bad_desc == 2 ? "alt" : d->alts[index - STR_ALT0].name;
+	else if (index == EMU_STR_STATUS && d->status_text[0])
+		s = d->status_text;
 	else
 		return 0;
 	for (; *s && n + 2 <= max && n + 2 <= 254; s++) {

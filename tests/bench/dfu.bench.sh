@@ -19,13 +19,13 @@ T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 head -c 4096 /dev/urandom > "$T/img.bin"
 N_PROC=40
 
-read -r rtt xfer per cycle < <(timeout 300 "$EMU" --state "$T/st" -- "$BENCH" 8)
+read -r rtt xfer per cycle < <(timeout 300 "$EMU" --raw --state "$T/st" -- "$BENCH" 8)
 allowed=$(( rtt / per ))
 echo "| DFU download + upload of 4 KiB through flasher on an open device (+ compare), per second | $xfer ($per control transfers each) | bare GETSTATUS round trips: $rtt/s, so $allowed/s for $per transfers | $(( xfer * 100 / allowed ))% (target >= 80%) |"
 echo "| the same with open + claim + close per device, devices/s | $cycle | $allowed/s (round-trip limit for $per transfers) | $(( cycle * 100 / allowed ))% |"
 
 pairs() {  # pairs FLASH_CMD READ_CMD: devices/s over N_PROC pairs, in one emulator run
-	timeout 300 "$EMU" --state "$T/st" -- bash -c '
+	timeout 300 "$EMU" --raw --state "$T/st" -- bash -c '
 		t0=$(date +%s%N)
 		for i in $(seq '"$N_PROC"'); do
 			rm -f "'"$T"'/back.bin"

@@ -11,7 +11,7 @@ EMU=${EMU:-$TOP/${BUILD:-build}/stampdev-emu}
 cd "$TMP"
 head -c 6000 /dev/urandom > img.bin
 
-run timeout 300 "$EMU" --state st --devices 24 --arrive-every 150 --fault leave@2000 -- bash -c "
+run timeout 300 "$EMU" --raw --state st --devices 24 --arrive-every 150 --fault leave@2000 -- bash -c "
 	flashed=0; seen=' '
 	end=\$((SECONDS + 8))
 	while [ \$SECONDS -lt \$end ]; do
@@ -29,7 +29,7 @@ bad=0
 for k in $(seq 24); do cmp -s img.bin st/dev-$k/stamp.bin || bad=$((bad + 1)); done
 is "$bad" 0 "every device holds the image"
 
-run timeout 300 "$EMU" --devices 4 --fault 2:slow@5 --fault 4:slow@15 -- bash -c "
+run timeout 300 "$EMU" --raw --devices 4 --fault 2:slow@5 --fault 4:slow@15 -- bash -c "
 	for k in 1 2 3 4; do
 		( for i in \$(seq 50); do
 			'$STATION' flash --path 1-\$k --alt stamp img.bin &&

@@ -7,7 +7,7 @@
 
 EMU=${EMU:-$TOP/${BUILD:-build}/stampdev-emu}
 ST="$TMP/state"
-emu() { timeout 60 "$EMU" "$@"; }
+emu() { timeout 60 "$EMU" --raw "$@"; }
 cd "$TMP"
 head -c 4096 /dev/urandom > img4k.bin
 head -c 5000 /dev/urandom > img5000.bin
@@ -22,7 +22,7 @@ is "$RC" 2 "emu --devices 0 exits 2"
 err_is "stampdev-emu: --devices: expected 1 to 64, got '0'" "emu --devices message"
 run "$EMU" --fault melt@3 -- true
 is "$RC" 2 "emu bad fault exits 2"
-err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with KIND vanish, error, stall, slow, leave or wait-reset (see --help)" "emu bad fault message"
+err_is "stampdev-emu: bad --fault 'melt@3': expected [K:]KIND@N with a KIND listed by --help" "emu bad fault message"
 run "$EMU"
 is "$RC" 2 "emu without COMMAND exits 2"
 run emu -- sh -c 'exit 7'

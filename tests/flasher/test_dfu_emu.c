@@ -353,7 +353,7 @@ main(int argc, char *argv[])
 		 * runtime; ASan works regardless but checks the order. */
 		setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
 #endif
-		execl(emu, emu, "--devices", "4", "--fault", "2:slow@20",
+		execl(emu, emu, "--raw", "--devices", "4", "--fault", "2:slow@20",
 		    "--fault", "3:vanish@4096", "--fault", "4:wait-reset@5", "--",
 		    self, (char *)NULL);
 		fprintf(stderr, "%s: cannot run %s (build it with make): %m\n",
