@@ -87,17 +87,20 @@ session_close(struct session *ss)
 	memset(ss, 0, sizeof(*ss));
 }
 
-/* find(ss, label, obj, n): the objects labelled ${label}; their number. */
+#define RECORDS_MAX 8
+
+/* find(ss, label, obj, n): the objects labelled ${label} (more than one
+ * only after a crash in the middle of hsm_order_counter_set). */
 static int
-find(struct session *ss, const char *label, CK_OBJECT_HANDLE *obj,
-    CK_ULONG *n, char err[static HSM_ERR_MAX])
+find(struct session *ss, const char *label,
+    CK_OBJECT_HANDLE obj[static RECORDS_MAX], CK_ULONG *n,
+    char err[static HSM_ERR_MAX])
 {
 	CK_OBJECT_CLASS cls = CKO_DATA;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
 	};
-	CK_OBJECT_HANDLE found[2];
 	CK_RV rv;
 
 	*n = 0;
@@ -106,20 +109,18 @@ find(struct session *ss, const char *label, CK_OBJECT_HANDLE *obj,
 		    "0x%lx)", label, rv);
 		return -1;
 	}
-	rv = ss->f->C_FindObjects(ss->s, found, 2, n);
+	rv = ss->f->C_FindObjects(ss->s, obj, RECORDS_MAX, n);
 	ss->f->C_FindObjectsFinal(ss->s);
 	if (rv != CKR_OK) {
 		hsm_fmt(err, "cannot search the token for %s (PKCS#11 error "
 		    "0x%lx)", label, rv);
 		return -1;
 	}
-	if (*n > 1) {
-		hsm_fmt(err, "the token holds more than one record %s; an "
+	if (*n == RECORDS_MAX) {
+		hsm_fmt(err, "the token holds too many records %s; a security "
 		    "officer must resolve this", label);
 		return -1;
 	}
-	if (*n == 1)
-		*obj = found[0];
 	return 0;
 }
 
@@ -143,12 +144,62 @@ read_count(struct session *ss, CK_OBJECT_HANDLE obj, const char *label,
 	return 0;
 }
 
+/* read_max(ss, label, obj, n, count): the records and the highest count. */
+static int
+read_max(struct session *ss, const char *label,
+    CK_OBJECT_HANDLE obj[static RECORDS_MAX], CK_ULONG *n, uint64_t *count,
+    char err[static HSM_ERR_MAX])
+{
+	uint64_t c;
+
+	*count = 0;
+	if (find(ss, label, obj, n, err) != 0)
+		return -1;
+	for (CK_ULONG i = 0; i < *n; i++) {
+		if (read_count(ss, obj[i], label, &c, err) != 0)
+			return -1;
+		if (c > *count)
+			*count = c;
+	}
+	return 0;
+}
+
+/* create(ss, label, count): a new record. */
+static int
+create(struct session *ss, const char *label, uint64_t count,
+    char err[static HSM_ERR_MAX])
+{
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL yes = CK_TRUE;
+	CK_OBJECT_HANDLE obj;
+	uint8_t v[8];
+	CK_RV rv;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },
+		{ CKA_PRIVATE, &yes, sizeof(yes) },
+		{ CKA_MODIFIABLE, &yes, sizeof(yes) },
+		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_APPLICATION, (void *)APPLICATION, strlen(APPLICATION) },
+		{ CKA_VALUE, v, sizeof(v) },
+	};
+
+	for (size_t i = 0; i < 8; i++)
+		v[i] = (uint8_t)(count >> (56 - 8 * i));
+	if ((rv = ss->f->C_CreateObject(ss->s, tmpl, 7, &obj)) != CKR_OK) {
+		hsm_fmt(err, "the token refused to write its record %s (PKCS#11 "
+		    "error 0x%lx)", label, rv);
+		return -1;
+	}
+	return 0;
+}
+
 int
 hsm_order_counter_get(struct hsm *h, const char *module, const char *order_id,
     uint64_t *count, char err[static HSM_ERR_MAX])
 {
 	struct session ss;
-	CK_OBJECT_HANDLE obj = 0;
+	CK_OBJECT_HANDLE obj[RECORDS_MAX];
 	CK_ULONG n;
 	char label[80];
 	int ret = -1;
@@ -156,15 +207,9 @@ hsm_order_counter_get(struct hsm *h, const char *module, const char *order_id,
 	if (session_open(h, module, order_id, &ss, err) != 0)
 		return -1;
 	snprintf(label, sizeof(label), "order:%s", order_id);
-	if (find(&ss, label, &obj, &n, err) != 0)
+	if (read_max(&ss, label, obj, &n, count, err) != 0)
 		goto cleanup;
-	if (n == 0) {
-		ret = 1;
-		goto cleanup;
-	}
-	if (read_count(&ss, obj, label, count, err) != 0)
-		goto cleanup;
-	ret = 0;
+	ret = n == 0 ? 1 : 0;
 cleanup:
 	session_close(&ss);
 	return ret;
@@ -175,59 +220,43 @@ hsm_order_counter_create(struct hsm *h, const char *module,
     const char *order_id, char err[static HSM_ERR_MAX])
 {
 	struct session ss;
-	CK_OBJECT_CLASS cls = CKO_DATA;
-	CK_BBOOL yes = CK_TRUE;
-	CK_OBJECT_HANDLE obj = 0;
+	CK_OBJECT_HANDLE obj[RECORDS_MAX];
 	CK_ULONG n;
-	uint8_t zero[8] = { 0 };
 	char label[80];
-	CK_RV rv;
 	int ret = -1;
 
 	if (session_open(h, module, order_id, &ss, err) != 0)
 		return -1;
 	snprintf(label, sizeof(label), "order:%s", order_id);
-	if (find(&ss, label, &obj, &n, err) != 0)
+	if (find(&ss, label, obj, &n, err) != 0)
 		goto cleanup;
 	if (n != 0) {
 		hsm_fmt(err, "the token already holds a record of order %s",
 		    order_id);
 		goto cleanup;
 	}
-	{
-		CK_ATTRIBUTE tmpl[] = {
-			{ CKA_CLASS, &cls, sizeof(cls) },
-			{ CKA_TOKEN, &yes, sizeof(yes) },
-			{ CKA_PRIVATE, &yes, sizeof(yes) },
-			{ CKA_MODIFIABLE, &yes, sizeof(yes) },
-			{ CKA_LABEL, label, strlen(label) },
-			{ CKA_APPLICATION, (void *)APPLICATION,
-			    strlen(APPLICATION) },
-			{ CKA_VALUE, zero, sizeof(zero) },
-		};
-
-		rv = ss.f->C_CreateObject(ss.s, tmpl, 7, &obj);
-		if (rv != CKR_OK) {
-			hsm_fmt(err, "the token refused to record order %s "
-			    "(PKCS#11 error 0x%lx)", order_id, rv);
-			goto cleanup;
-		}
-	}
+	if (create(&ss, label, 0, err) != 0)
+		goto cleanup;
 	ret = 0;
 cleanup:
 	session_close(&ss);
 	return ret;
 }
 
+/*
+ * SoftHSM (like many tokens) keeps CKA_VALUE of a data object read-only,
+ * so a new count is a new object, written before the old ones are
+ * destroyed: a crash in between leaves two records, and the higher count
+ * (the new one) is what counts.
+ */
 int
 hsm_order_counter_set(struct hsm *h, const char *module, const char *order_id,
     uint64_t count, char err[static HSM_ERR_MAX])
 {
 	struct session ss;
-	CK_OBJECT_HANDLE obj = 0;
+	CK_OBJECT_HANDLE obj[RECORDS_MAX];
 	CK_ULONG n;
 	uint64_t old;
-	uint8_t v[8];
 	char label[80];
 	CK_RV rv;
 	int ret = -1;
@@ -235,32 +264,27 @@ hsm_order_counter_set(struct hsm *h, const char *module, const char *order_id,
 	if (session_open(h, module, order_id, &ss, err) != 0)
 		return -1;
 	snprintf(label, sizeof(label), "order:%s", order_id);
-	if (find(&ss, label, &obj, &n, err) != 0)
+	if (read_max(&ss, label, obj, &n, &old, err) != 0)
 		goto cleanup;
 	if (n == 0) {
 		hsm_fmt(err, "the token has no record of order %s", order_id);
 		goto cleanup;
 	}
-	if (read_count(&ss, obj, label, &old, err) != 0)
-		goto cleanup;
 	if (count < old) {
 		hsm_fmt(err, "order %s: the token's count %llu cannot go back to "
 		    "%llu", order_id, (unsigned long long)old,
 		    (unsigned long long)count);
 		goto cleanup;
 	}
-	if (count == old) {
+	if (count == old && n == 1) {
 		ret = 0;
 		goto cleanup;
 	}
-	for (size_t i = 0; i < 8; i++)
-		v[i] = (uint8_t)(count >> (56 - 8 * i));
-	{
-		CK_ATTRIBUTE a = { CKA_VALUE, v, sizeof(v) };
-
-		if ((rv = ss.f->C_SetAttributeValue(ss.s, obj, &a, 1)) !=
-		    CKR_OK) {
-			hsm_fmt(err, "the token refused to update its record of "
+	if (create(&ss, label, count, err) != 0)
+		goto cleanup;
+	for (CK_ULONG i = 0; i < n; i++) {
+		if ((rv = ss.f->C_DestroyObject(ss.s, obj[i])) != CKR_OK) {
+			hsm_fmt(err, "the token refused to drop an old record of "
 			    "order %s (PKCS#11 error 0x%lx)", order_id, rv);
 			goto cleanup;
 		}

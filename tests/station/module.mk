@@ -7,3 +7,14 @@ $(BUILD)/tests/station/test_config: $(BUILD)/obj/station/config.o
 UNIT_TESTS += $(BUILD)/tests/station/test_identity
 $(BUILD)/tests/station/test_identity: $(BUILD)/obj/station/identity.o \
     $(HSM_OBJS) $(AUDIT_OBJS)
+
+# order-tool: allocates devices under an order on a demo home the way the
+# bench loop does (order.test.sh, label.test.sh).
+ORDER_TOOL := $(BUILD)/test-tools/order-tool
+ORDER_TOOL_OBJS := $(addprefix $(BUILD)/obj/station/,order.o order_track.o \
+    identity.o label.o label_png.o config.o pin.o pki.o)
+$(ORDER_TOOL): $(BUILD)/obj/tests/station/order_tool.o $(ORDER_TOOL_OBJS) \
+    $(HSM_OBJS) $(AUDIT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check stress: $(ORDER_TOOL)
