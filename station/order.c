@@ -129,8 +129,11 @@ order_time_text(int64_t t, char buf[static 32])
 static int
 set_word(char *dst, size_t size, const char *v, size_t len, const char *chars)
 {
-	if (len == 0 || len >= size || strspn(v, chars) < len)
+	if (len == 0 || len >= size)
 		return -1;
+	for (size_t i = 0; i < len; i++)   /* ${v} is not NUL-terminated */
+		if (v[i] == '\0' || strchr(chars, v[i]) == NULL)
+			return -1;
 	memcpy(dst, v, len);
 	dst[len] = '\0';
 	return 0;
