@@ -22,3 +22,9 @@ check stress: $(ORDER_TOOL)
 # The order document parser.
 UNIT_TESTS += $(BUILD)/tests/station/test_order
 $(BUILD)/tests/station/test_order: $(BUILD)/obj/station/order.o
+
+# Label payloads and ZPL (PNGs are read back with zbarimg in label.test.sh).
+UNIT_TESTS += $(BUILD)/tests/station/test_label
+$(BUILD)/tests/station/test_label: $(BUILD)/obj/station/label.o \
+    $(BUILD)/obj/station/label_png.o $(BUILD)/obj/station/identity.o \
+    $(HSM_OBJS) $(AUDIT_OBJS)
