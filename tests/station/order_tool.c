@@ -9,7 +9,8 @@
  *   order-tool allocate HOME ORDER COUNT [done]
  *
  * Prints "SERIAL CLAIM" per device; on a refusal prints
- * "order-tool: <problem>: <message>" and exits 1.
+ * "order-tool: <problem>: <message>" and exits 1. With ORDER_TOOL_TIMES
+ * set, also the mean time of each step per device, on stderr.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +41,15 @@ station_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static struct audit *
@@ -145,6 +155,7 @@ main(int argc, char *argv[])
 	struct audit *a = NULL;
 	uint64_t n;
 	long count;
+	double times[3] = { 0, 0, 0 };
 	int done, ret = 1;
 
 	if (argc < 5 || argc > 6 || strcmp(argv[1], "allocate") != 0) {
@@ -167,6 +178,7 @@ main(int argc, char *argv[])
 		goto cleanup;
 	for (long i = 0; i < count; i++) {
 		struct audit_allocation d = { 0 };
+		double t0 = now_ms(), t1, t2;
 
 		if (order_allocate_check(a, h, cfg.hsm_module, argv[3],
 		    time(NULL), &st, &n, &problem, err) != 0) {
@@ -179,6 +191,7 @@ main(int argc, char *argv[])
 			station_err("%s", ierr);
 			goto cleanup;
 		}
+		t1 = now_ms();
 		d.serial = serial;
 		d.order_id = argv[3];
 		d.key_mode = st.terms.key_mode;
@@ -188,11 +201,15 @@ main(int argc, char *argv[])
 			station_err("%s", ierr);
 			goto cleanup;
 		}
+		t2 = now_ms();
 		if (order_allocated(h, cfg.hsm_module, argv[3], st.allocated + 1,
 		    err) != 0) {
 			station_err("%s", err);
 			goto cleanup;
 		}
+		times[0] += t1 - t0;
+		times[1] += t2 - t1;
+		times[2] += now_ms() - t2;
 		if (done) {
 			struct label_device ld = { serial, claim,
 			    st.terms.product };
@@ -208,6 +225,10 @@ main(int argc, char *argv[])
 		}
 		printf("%s %s\n", serial, claim);
 	}
+	if (getenv("ORDER_TOOL_TIMES") != NULL && count > 0)
+		fprintf(stderr, "per device, ms: order check %.2f, allocate %.2f, "
+		    "token count %.2f\n", times[0] / (double)count,
+		    times[1] / (double)count, times[2] / (double)count);
 	if (audit_checkpoint(a) != 0) {
 		station_err("%s", audit_error(a));
 		goto cleanup;
