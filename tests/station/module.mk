@@ -17,7 +17,7 @@ $(ORDER_TOOL): $(BUILD)/obj/tests/station/order_tool.o $(ORDER_TOOL_OBJS) \
     $(HSM_OBJS) $(AUDIT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
-check stress: $(ORDER_TOOL)
+check stress bench: $(ORDER_TOOL)
 
 # The order document parser.
 UNIT_TESTS += $(BUILD)/tests/station/test_order
