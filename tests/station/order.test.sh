@@ -180,6 +180,19 @@ contains "$OUT" " 3        rolled back" "status names the rollback"
 run "$STATION" order status --home "$H"
 is "$RC" 0 "status without the token cannot tell"
 
+# The token's count itself only goes up.
+run "$TOOL" counter "$H" DEMO-DEVICE-1
+is "$OUT" "3" "the token's count of DEMO-DEVICE-1"
+run "$TOOL" counter "$H" DEMO-DEVICE-1 set 2
+is "$RC" 1 "the token's count cannot go back"
+err_is "order-tool: order DEMO-DEVICE-1: the token's count 3 cannot go back to 2" "count going back message"
+run "$TOOL" counter "$H" DEMO-DEVICE-1 set 7
+is "$OUT" "7" "the token's count goes up"
+run "$TOOL" counter "$H" NO-SUCH-ORDER
+is "$OUT" "none" "no record of an order never imported"
+run "$TOOL" counter "$H" "bad/id"
+err_is "order-tool: order id 'bad/id': expected 1 to 64 of A-Z a-z 0-9 . _ -" "bad order id refused by the token layer"
+
 run "$STATION" audit verify --home "$H"
 is "$RC" 0 "the (restored) audit log verifies"
 

@@ -7,6 +7,7 @@
  * the HSM sub-CA, the states up to done, and the label (label_write).
  *
  *   order-tool allocate HOME ORDER COUNT [done]
+ *   order-tool counter HOME ORDER [set N]   the token's count (hsm/orders.c)
  *
  * Prints "SERIAL CLAIM" per device; on a refusal prints
  * "order-tool: <problem>: <message>" and exits 1. With ORDER_TOOL_TIMES
@@ -142,6 +143,45 @@ cleanup:
 	return ret;
 }
 
+/* counter_main: read or raise the token's count of an order. */
+static int
+counter_main(int argc, char *argv[])
+{
+	struct station_config cfg;
+	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX];
+	struct hsm *h = NULL;
+	uint64_t count;
+	int rc, ret = 1;
+
+	if (config_load(&cfg, argv[2], err) != 0) {
+		station_err("%s", err);
+		return 2;
+	}
+	if (pin_open_token(&cfg, NULL, &h, herr) != 0) {
+		station_err("%s", herr);
+		return 1;
+	}
+	if (argc == 6 && strcmp(argv[4], "set") == 0 &&
+	    hsm_order_counter_set(h, cfg.hsm_module, argv[3],
+	    strtoull(argv[5], NULL, 10), herr) != 0) {
+		station_err("%s", herr);
+		goto cleanup;
+	}
+	rc = hsm_order_counter_get(h, cfg.hsm_module, argv[3], &count, herr);
+	if (rc < 0) {
+		station_err("%s", herr);
+		goto cleanup;
+	}
+	if (rc == 1)
+		printf("none\n");
+	else
+		printf("%llu\n", (unsigned long long)count);
+	ret = 0;
+cleanup:
+	hsm_close(h);
+	return ret;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -158,6 +198,8 @@ main(int argc, char *argv[])
 	double times[3] = { 0, 0, 0 };
 	int done, ret = 1;
 
+	if (argc >= 4 && strcmp(argv[1], "counter") == 0)
+		return counter_main(argc, argv);
 	if (argc < 5 || argc > 6 || strcmp(argv[1], "allocate") != 0) {
 		fprintf(stderr, "usage: order-tool allocate HOME ORDER COUNT "
 		    "[done]\n");
