@@ -313,4 +313,29 @@ int hsm_cert_make(EVP_PKEY *subject_key, const char *subject_o,
     const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key, bool ca,
     unsigned days, X509 **out, char err[static HSM_ERR_MAX]);
 
+/*
+ * ---- Production-order counters (hsm/orders.c) ----
+ * The token's own record of the orders a station imported and how many
+ * identities it allocated under each: a private CKO_DATA token object
+ * labelled "order:<id>" (CKA_APPLICATION "station-order"), value the count
+ * as 8 bytes big-endian. A database copied back to an older state cannot
+ * roll these back. ${module} is the PKCS#11 module ${h} was opened with.
+ * Order ids: 1..64 of A-Z a-z 0-9 . _ -.
+ */
+
+/* hsm_order_counter_get(h, module, order_id, count, err): 0 and the count,
+ * 1 if the token has no record of ${order_id}, -1. */
+int hsm_order_counter_get(struct hsm *h, const char *module,
+    const char *order_id, uint64_t *count, char err[static HSM_ERR_MAX]);
+
+/* hsm_order_counter_create(h, module, order_id, err): a new record with
+ * count 0; -1 if one exists already. */
+int hsm_order_counter_create(struct hsm *h, const char *module,
+    const char *order_id, char err[static HSM_ERR_MAX]);
+
+/* hsm_order_counter_set(h, module, order_id, count, err): raise the count
+ * to ${count}; a lower count than the token's is refused. 0 or -1. */
+int hsm_order_counter_set(struct hsm *h, const char *module,
+    const char *order_id, uint64_t count, char err[static HSM_ERR_MAX]);
+
 #endif

@@ -102,6 +102,18 @@ static const struct key keys[] = {
 	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
 	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),
 	    "8192", 512, 1048576 },
+
+	{ "identity", "serial_template", KEY_TEXT,
+	    FIELD(identity_serial_template), "{product}-{station}-{n:08}", 0, 0 },
+	{ "identity", "claim_length", KEY_UINT, FIELD(identity_claim_length),
+	    "12", 10, 26 },
+	{ "identity", "claim_check_symbol", KEY_BOOL,
+	    FIELD(identity_claim_check_symbol), "yes", 0, 0 },
+	{ "label", "spool", KEY_PATH, FIELD(label_spool), "labels/spool", 0, 0 },
+	{ "label", "printer", KEY_PATH, FIELD(label_printer), "", 0, 0 },
+	{ "label", "png_dir", KEY_PATH, FIELD(label_png_dir), "labels/png", 0, 0 },
+	{ "label", "qr_template", KEY_TEXT, FIELD(label_qr_template),
+	    "https://example.invalid/claim?id={claim}&sn={serial}", 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -19,6 +19,7 @@
 #define CONFIG_ERR_MAX 512
 #define CONFIG_TEXT_FIELD_MAX 64 /* printable text, e.g. an organization */
 #define CONFIG_OID_MAX 127      /* a dotted OID */
+#define CONFIG_QR_TEMPLATE_MAX 256 /* [label] qr_template */
 
 enum station_mode {
 	STATION_MODE_DEVELOPMENT,
@@ -67,6 +68,16 @@ struct station_config {
 	/* [stamp] */
 	unsigned stamp_write_unit;        /* 16 or 32 bytes */
 	unsigned stamp_partition_size;    /* bytes, a multiple of write_unit */
+
+	/* [identity] and [label]: serials, claim IDs, labels (identity.h,
+	 * label.h) */
+	char identity_serial_template[CONFIG_TEXT_FIELD_MAX + 1];
+	unsigned identity_claim_length;   /* Crockford symbols, 10..26 */
+	bool identity_claim_check_symbol; /* append the mod-37 check symbol */
+	char label_spool[PATH_MAX];       /* ZPL files, one per label */
+	char label_printer[PATH_MAX];     /* "" or a printer device (ZPL) */
+	char label_png_dir[PATH_MAX];     /* PNG labels, one per device */
+	char label_qr_template[CONFIG_QR_TEMPLATE_MAX + 1];
 };
 
 /*

@@ -17,3 +17,4 @@ $(BUILD)/obj/station/main.o: $(BUILD)/gen/verbs.inc
 
 $(BUILD)/station: $(STATION_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+PKGS += libqrencode libpng

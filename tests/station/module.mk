@@ -10,3 +10,30 @@ $(STATION_FAULT_P11): tests/station/fault_p11.c
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 check: $(STATION_FAULT_P11)
+
+# Identities: serial templates, claim IDs, the normaliser (a real audit
+# database for the collision retry; hsm_random behind identity_hsm_rng).
+UNIT_TESTS += $(BUILD)/tests/station/test_identity
+$(BUILD)/tests/station/test_identity: $(BUILD)/obj/station/identity.o \
+    $(HSM_OBJS) $(AUDIT_OBJS)
+
+# order-tool: allocates devices under an order on a demo home the way the
+# bench loop does (order.test.sh, label.test.sh).
+ORDER_TOOL := $(BUILD)/test-tools/order-tool
+ORDER_TOOL_OBJS := $(addprefix $(BUILD)/obj/station/,order.o order_track.o \
+    identity.o label.o label_png.o config.o pin.o pki.o)
+$(ORDER_TOOL): $(BUILD)/obj/tests/station/order_tool.o $(ORDER_TOOL_OBJS) \
+    $(HSM_OBJS) $(AUDIT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check stress bench: $(ORDER_TOOL)
+
+# The order document parser.
+UNIT_TESTS += $(BUILD)/tests/station/test_order
+$(BUILD)/tests/station/test_order: $(BUILD)/obj/station/order.o
+
+# Label payloads and ZPL (PNGs are read back with zbarimg in label.test.sh).
+UNIT_TESTS += $(BUILD)/tests/station/test_label
+$(BUILD)/tests/station/test_label: $(BUILD)/obj/station/label.o \
+    $(BUILD)/obj/station/label_png.o $(BUILD)/obj/station/identity.o \
+    $(HSM_OBJS) $(AUDIT_OBJS)

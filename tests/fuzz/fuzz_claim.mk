@@ -1,0 +1,2 @@
+FUZZERS += claim
+FUZZ_SRCS_claim := tests/fuzz/fuzz_claim.c station/identity.c
