@@ -1,7 +1,9 @@
 /*
- * keymode.c: the token key mode's public entry (stamp-format/SPEC.md
- * section 2): the device key pair made and wrapped inside the token by
- * p11fn.c, its public point handed back as an X509_PUBKEY for issuance.
+ * keymode.c: the public entries of the token key mode and of re-wrapping
+ * (stamp-format/SPEC.md section 2): the device key pair made and wrapped
+ * inside the token by p11fn.c, its public point handed back as an
+ * X509_PUBKEY for issuance; a device key sealed to the station's transport
+ * key opened and sealed again to a device, inside the token.
  */
 #include <string.h>
 
@@ -35,9 +37,8 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 		    "point");
 		return -1;
 	}
-	if (hsm_p11fn_keygen_sealed(hsm_fn(h), hsm_slot_id(h),
-	    type, transport, context_fn, arg, point, point_len, sealed, cap,
-	    sealed_len, err) != 0)
+	if (hsm_p11fn_keygen_sealed(h, type, transport, context_fn, arg, point,
+	    point_len, sealed, cap, sealed_len, err) != 0)
 		return -1;
 	if ((pub = X509_PUBKEY_new()) == NULL ||
 	    (copy = OPENSSL_memdup(point, point_len)) == NULL) {
@@ -68,4 +69,39 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 		return -1;
 	}
 	return 0;
+}
+
+int
+hsm_rewrap_sealed(struct hsm_key *station_key, const uint8_t *in,
+    size_t in_len, hsm_seal_context_fn in_context_fn, void *in_arg,
+    const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
+    void *arg, uint8_t *sealed, size_t cap, size_t *sealed_len,
+    char err[static HSM_ERR_MAX])
+{
+	const uint8_t *id;
+	size_t id_len;
+
+	*sealed_len = 0;
+	/* E || C: a point, then an RFC 5649 wrap of at least two blocks. */
+	if (in_len < 65 + 16 || in_len > HSM_SEALED_MAX || in[0] != 0x04 ||
+	    (in_len - 65) % 8 != 0) {
+		hsm_fmt(err, "re-wrap: the sealed device key is not a sealed "
+		    "value (65-byte point, then 8k bytes, k >= 2; %zu bytes)",
+		    in_len);
+		return -1;
+	}
+	if (transport[0] != 0x04) {
+		hsm_fmt(err, "the transport key is not an uncompressed P-256 "
+		    "point");
+		return -1;
+	}
+	id = hsm_key_ckid(station_key, &id_len);
+	if (id_len == 0) {
+		hsm_fmt(err, "re-wrap: station key '%s' has no CKA_ID",
+		    hsm_key_label(station_key));
+		return -1;
+	}
+	return hsm_p11fn_rewrap(hsm_key_hsm(station_key), id, id_len, in,
+	    in_len, in_context_fn, in_arg, transport, context_fn, arg, sealed,
+	    cap, sealed_len, err);
 }

@@ -496,9 +496,9 @@ cleanup:
 	return ret;
 }
 
-int
-hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
-    struct hsm_key **out, char err[static HSM_ERR_MAX])
+static int
+generate(struct hsm *h, const char *label, enum hsm_key_type type,
+    bool derive, struct hsm_key **out, char err[static HSM_ERR_MAX])
 {
 	PKCS11_KEY *keys = NULL;
 	unsigned int n = 0;
@@ -524,8 +524,7 @@ hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
 		hsm_fmt(err, "%s", h->err);
 		return -1;
 	}
-	if (hsm_p11fn_ec_keygen(h->fn, PKCS11_get_slotid_from_slot(h->slot),
-	    type, label, id, err) != 0)
+	if (hsm_p11fn_ec_keygen(h, type, label, id, derive, err) != 0)
 		return -1;
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
 		hsm_ossl(err, "cannot list the keys of the token");
@@ -540,6 +539,27 @@ hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
 	}
 	hsm_fmt(err, "the new key '%s' is not listed by the token", label);
 	return -1;
+}
+
+int
+hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
+    struct hsm_key **out, char err[static HSM_ERR_MAX])
+{
+	return generate(h, label, type, false, out, err);
+}
+
+int
+hsm_key_generate_transport(struct hsm *h, const char *label,
+    struct hsm_key **out, char err[static HSM_ERR_MAX])
+{
+	return generate(h, label, HSM_KEY_P256, true, out, err);
+}
+
+const uint8_t *
+hsm_key_ckid(const struct hsm_key *k, size_t *len)
+{
+	*len = k->id_len;
+	return k->id;
 }
 
 EVP_PKEY *
