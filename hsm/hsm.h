@@ -361,4 +361,14 @@ int hsm_cert_make(EVP_PKEY *subject_key, const char *subject_o,
     const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key, bool ca,
     unsigned days, X509 **out, char err[static HSM_ERR_MAX]);
 
+/*
+ * hsm_cert_make_transport(subject_key, subject_o, subject_cn, issuer_cert,
+ * issuer_key, days, out, err): hsm_cert_make for a station transport key:
+ * end-entity, keyUsage keyAgreement only. Batch generators seal device
+ * keys to the key in this certificate.
+ */
+int hsm_cert_make_transport(EVP_PKEY *subject_key, const char *subject_o,
+    const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key,
+    unsigned days, X509 **out, char err[static HSM_ERR_MAX]);
+
 #endif
