@@ -479,8 +479,7 @@ rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
 	OPENSSL_cleanse(context, sizeof(context));
 	if (rv != CKR_OK)
 		return rv;
-	o->step = "unwrap the device key (is it sealed to this station's "
-	    "transport key?)";
+	o->step = "unwrap the device key";
 	if ((rv = o->f->C_UnwrapKey(o->s, &kwp, kek, (CK_BYTE *)in + 65,
 	    (CK_ULONG)(in_len - 65), dev_tmpl, N(dev_tmpl), &dev)) != CKR_OK)
 		return rv;
@@ -515,7 +514,18 @@ hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
 	}
 	if (rv != CKR_OK) {
 		*sealed_len = 0;
-		fail(err, h, "re-wrap", &o, rv);
+		/* SoftHSM answers a wrap that does not open with
+		 * CKR_GENERAL_ERROR; other tokens with the proper codes. */
+		if (strcmp(o.step, "unwrap the device key") == 0 &&
+		    (rv == CKR_GENERAL_ERROR || rv == CKR_WRAPPED_KEY_INVALID ||
+		    rv == CKR_ENCRYPTED_DATA_INVALID))
+			hsm_fmt(err, "token '%s': re-wrap: the sealed device key "
+			    "does not open with this station's transport key "
+			    "(%s): it was sealed to another key or is damaged; "
+			    "nothing was written", hsm_token_label(h),
+			    hsm_ckr_name(rv));
+		else
+			fail(err, h, "re-wrap", &o, rv);
 		return -1;
 	}
 	return 0;

@@ -6,10 +6,13 @@ UNIT_TESTS += $(BUILD)/tests/hsm/test_csr
 $(BUILD)/tests/hsm/test_csr: $(HSM_OBJS)
 
 HSM_TOOL := $(BUILD)/test-tools/hsm-tool
-$(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o $(HSM_OBJS) \
-    $(BUILD)/obj/station/config.o $(BUILD)/obj/station/pin.o
+$(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o \
+    $(BUILD)/obj/tests/hsm/token_tool.o $(HSM_OBJS) \
+    $(BUILD)/obj/station/config.o $(BUILD)/obj/station/pin.o \
+    $(BUILD)/obj/station/seal.o $(BUILD)/obj/station/stamp_crypto.o \
+    $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/stamp-format/stamp_build.o
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread -ldl
 
 # A PKCS#11 module that forwards to SoftHSM; $HSM_SHIM makes C_Login
 # answer CKR_PIN_LOCKED or count the calls (see tests/hsm/shim.c).
@@ -29,4 +32,5 @@ $(MBEDTLS_CSR): tests/hsm/mbedtls_csr.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< -lmbedx509 -lmbedcrypto
 
-check bench stress: $(HSM_TOOL) $(HSM_SHIM) $(MBEDTLS_CSR)
+check bench stress: $(HSM_TOOL) $(HSM_SHIM) $(MBEDTLS_CSR) \
+    $(BUILD)/tools/stamp-refverify
