@@ -211,8 +211,11 @@ stamp(struct station_config *cfg, struct hsm *h, struct hsm_ca *ca, char **a)
 		goto cleanup;
 	}
 	if (stamp_build_digest(&b, &c, digest) != 0 ||
-	    hsm_sign_rs(sk, digest, rs) != 0 || hsm_key_id(sk, key_id) != 0 ||
-	    stamp_build_sign(&b, key_id, rs, &len) != 0) {
+	    hsm_sign_rs(sk, digest, rs) != 0 || hsm_key_id(sk, key_id) != 0) {
+		fail(hsm_error(h));
+		goto cleanup;
+	}
+	if (stamp_build_sign(&b, key_id, rs, &len) != 0) {
 		fail("cannot sign the stamp");
 		goto cleanup;
 	}
