@@ -43,6 +43,7 @@ static const struct ckr_text texts[] = {
 	R(CKR_MECHANISM_PARAM_INVALID, "the token refused the mechanism's "
 	    "parameters"),
 	R(CKR_TEMPLATE_INCONSISTENT, "the token refused the key's attributes"),
+	R(CKR_KEY_FUNCTION_NOT_PERMITTED, "the key may not be used for this"),
 	R(CKR_KEY_NOT_WRAPPABLE, "the key may not be wrapped"),
 	R(CKR_KEY_UNEXTRACTABLE, "the key is not extractable"),
 	R(CKR_WRAPPED_KEY_INVALID, "the wrapped key does not open"),
@@ -102,6 +103,11 @@ hsm_p11_fail(char err[static HSM_ERR_MAX], struct hsm *h, const char *what,
 	case CKR_PIN_LOCKED:
 		advice = "not retried; the security officer must act (a wrong "
 		    "PIN uses up one of the token's retries)";
+		break;
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+	case CKR_KEY_HANDLE_INVALID:
+		advice = "nothing was written; check the key's URI in "
+		    "station.conf";
 		break;
 	default:
 		advice = "nothing was written; if it happens again, check the "

@@ -24,7 +24,9 @@ $(HSM_SHIM): tests/hsm/shim.c
 
 # In-process tests of the token API against a SoftHSM token made per run.
 UNIT_TESTS += $(BUILD)/tests/hsm/test_token
-$(BUILD)/tests/hsm/test_token: $(HSM_OBJS)
+$(BUILD)/tests/hsm/test_token: $(HSM_OBJS) $(BUILD)/obj/station/seal.o \
+    $(BUILD)/obj/station/stamp_crypto.o $(BUILD)/obj/stamp-format/stamp.o \
+    $(BUILD)/obj/stamp-format/stamp_build.o
 
 # A device-side CSR made with mbedTLS (docs/device-csr.md).
 MBEDTLS_CSR := $(BUILD)/test-tools/mbedtls-csr
