@@ -16,9 +16,12 @@
  * here prints. A failed token call is reported as "token 'LABEL': what
  * was being done: what happened (CKR_NAME); what to do" (reconnect the
  * token, or the officer logs in again, or retry); no partial output is
- * ever handed back. A session lost under an operation is reopened once
- * where that is safe (the token key mode, re-wrapping and signatures:
- * nothing of the first attempt survives); a login is never repeated. The token's PIN is never kept by this module after
+ * ever handed back. A session lost under the token key mode or a re-wrap
+ * is reopened once (safe: they run in sessions of their own, nothing of
+ * the first attempt survives); a signature is tried once more, but libp11
+ * 0.4.12 keeps its pooled session handle, so a session lost under libp11
+ * ends in the message that the officer must restart and log in. A login
+ * is never repeated by this module. The token's PIN is never kept by this module after
  * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
  * fork while a token is open).
  *
