@@ -461,7 +461,8 @@ hsm_ca_request(struct hsm_key *key, const char *subject_o,
 	if (X509_REQ_add_extensions(req, exts) != 1)
 		goto ossl;
 	if (X509_REQ_sign(req, hsm_key_pkey(key), hsm_md_for(pub)) <= 0) {
-		hsm_ossl(err, "the token could not sign the request");
+		hsm_p11_ossl(err, hsm_key_hsm(key), "signing the request",
+		    "the token could not sign the request");
 		goto cleanup;
 	}
 	*out = req;

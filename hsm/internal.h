@@ -67,12 +67,18 @@ int hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
 void hsm_p11_fail(char err[static HSM_ERR_MAX], struct hsm *h,
     const char *what, unsigned long rv);
 
+/* hsm_p11_ossl(err, h, what, fallback): after a failed libp11 call: the
+ * hsm_p11_fail message if libp11 left a PKCS#11 code, else hsm_ossl with
+ * ${fallback}. */
+void hsm_p11_ossl(char err[static HSM_ERR_MAX], struct hsm *h,
+    const char *what, const char *fallback);
+
 /* hsm_ckr_name(rv): "CKR_..." for the codes the station meets, or NULL. */
 const char *hsm_ckr_name(unsigned long rv);
 
-/* hsm_ossl_ckr(): the PKCS#11 code of libp11's last error on OpenSSL's
- * queue, 0 if the last error is not one (the queue is left as it is). */
-unsigned long hsm_ossl_ckr(void);
+/* hsm_ossl_take(first): empty OpenSSL's error queue; the PKCS#11 code
+ * libp11 left in it (0: none), the first error in ${*first}. */
+unsigned long hsm_ossl_take(unsigned long *first);
 
 /* hsm_sign_der(k, what, digest, digest_len, sig, sig_len, err): the
  * token's DER signature over a digest; ${*sig_len} is the room on entry.

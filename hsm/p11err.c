@@ -118,14 +118,38 @@ hsm_p11_fail(char err[static HSM_ERR_MAX], struct hsm *h, const char *what,
 	    text, name, advice);
 }
 
-unsigned long
-hsm_ossl_ckr(void)
+void
+hsm_p11_ossl(char err[static HSM_ERR_MAX], struct hsm *h, const char *what,
+    const char *fallback)
 {
-	unsigned long e = ERR_peek_last_error();
-	const char *lib = e != 0 ? ERR_lib_error_string(e) : NULL;
-	unsigned long rv = 0;
+	unsigned long first, rv = hsm_ossl_take(&first);
+	char reason[256] = "no detail";
 
-	if (lib != NULL && strcmp(lib, "PKCS#11 module") == 0)
-		rv = (unsigned long)ERR_GET_REASON(e);
+	if (rv != 0) {
+		hsm_p11_fail(err, h, what, rv);
+		return;
+	}
+	if (first != 0)
+		ERR_error_string_n(first, reason, sizeof(reason));
+	hsm_fmt(err, "%s (%s)", fallback, reason);
+}
+
+/* libp11 queues the token's code under this library name; OpenSSL may
+ * queue its own errors after it (X509_sign and friends), so the whole
+ * queue is searched. */
+unsigned long
+hsm_ossl_take(unsigned long *first)
+{
+	unsigned long e, rv = 0;
+	const char *lib;
+
+	*first = 0;
+	while ((e = ERR_get_error()) != 0) {
+		if (*first == 0)
+			*first = e;
+		lib = ERR_lib_error_string(e);
+		if (lib != NULL && strcmp(lib, "PKCS#11 module") == 0)
+			rv = (unsigned long)ERR_GET_REASON(e);
+	}
 	return rv;
 }

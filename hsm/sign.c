@@ -29,38 +29,33 @@ hsm_sign_der(struct hsm_key *k, const char *what, const uint8_t *digest,
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	size_t cap = *sig_len;
-	unsigned long rv = 0;
-	char op[128];
+	unsigned long rv = 0, first = 0;
+	char op[128], reason[256] = "no detail";
 
-	/* A lost session is tried once more: a signature is stateless, and
-	 * libp11 takes a session from its pool again. */
+	/* A lost session is tried once more: a signature is stateless. */
 	for (int attempt = 0; attempt < 2; attempt++) {
 		*sig_len = cap;
 		if ((pctx = EVP_PKEY_CTX_new(hsm_key_pkey(k), NULL)) != NULL &&
 		    EVP_PKEY_sign_init(pctx) > 0 &&
 		    EVP_PKEY_sign(pctx, sig, sig_len, digest, digest_len) > 0) {
 			EVP_PKEY_CTX_free(pctx);
-			ERR_clear_error();
 			return 0;
 		}
 		EVP_PKEY_CTX_free(pctx);
-		rv = hsm_ossl_ckr();
+		rv = hsm_ossl_take(&first);
 		if (rv != CKR_SESSION_HANDLE_INVALID && rv != CKR_SESSION_CLOSED)
 			break;
-		ERR_clear_error();
 	}
 	OPENSSL_cleanse(sig, cap);
 	*sig_len = 0;
 	snprintf(op, sizeof(op), "%s with key '%s'", what, hsm_key_label(k));
 	if (rv != 0) {
-		ERR_clear_error();
 		hsm_p11_fail(err, hsm_key_hsm(k), op, rv);
 	} else {
-		char text[200];
-
-		snprintf(text, sizeof(text), "token '%s': %s failed",
-		    hsm_token_label(hsm_key_hsm(k)), op);
-		hsm_ossl(err, text);
+		if (first != 0)
+			ERR_error_string_n(first, reason, sizeof(reason));
+		hsm_fmt(err, "token '%s': %s failed (%s)",
+		    hsm_token_label(hsm_key_hsm(k)), op, reason);
 	}
 	return -1;
 }

@@ -207,8 +207,7 @@ login(struct hsm *h, const char *pin, char err[static HSM_ERR_MAX])
 		hsm_fmt(err, "token '%s': the PIN has expired; change it first",
 		    label);
 	else
-		hsm_fmt(err, "token '%s': login failed (PKCS#11 error 0x%lx)",
-		    label, reason);
+		hsm_p11_fail(err, h, "login", reason);
 	return -1;
 }
 
@@ -316,7 +315,8 @@ hsm_random(struct hsm *h, uint8_t *buf, size_t len)
 {
 	if (len > 0xFFFF || PKCS11_generate_random(h->slot, buf,
 	    (unsigned)len) != 0) {
-		hsm_ossl(h->err, "the token's RNG failed");
+		hsm_p11_ossl(h->err, h, "random numbers from the token",
+		    "the token's RNG failed");
 		return -1;
 	}
 	return 0;
@@ -461,7 +461,8 @@ hsm_key_find(struct hsm *h, const char *key_uri, struct hsm_key **out,
 		goto cleanup;
 	}
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
-		hsm_ossl(err, "cannot list the keys of the token");
+		hsm_p11_ossl(err, h, "listing the keys",
+		    "cannot list the keys of the token");
 		goto cleanup;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -510,7 +511,8 @@ generate(struct hsm *h, const char *label, enum hsm_key_type type,
 		return -1;
 	}
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
-		hsm_ossl(err, "cannot list the keys of the token");
+		hsm_p11_ossl(err, h, "listing the keys",
+		    "cannot list the keys of the token");
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -527,7 +529,8 @@ generate(struct hsm *h, const char *label, enum hsm_key_type type,
 	if (hsm_p11fn_ec_keygen(h, type, label, id, derive, err) != 0)
 		return -1;
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
-		hsm_ossl(err, "cannot list the keys of the token");
+		hsm_p11_ossl(err, h, "listing the keys",
+		    "cannot list the keys of the token");
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {

@@ -140,6 +140,13 @@ err_is "station: token 'station-demo': wrong PIN (not retried: each wrong PIN us
 is "$(grep -c '^C_Login' "$LOG")" 1 "the wrong PIN is tried once"
 fault C_Login:1:CKR_PIN_LOCKED "$STATION" pki check --home "$S"
 err_is "station: token 'station-demo': the user PIN is locked; the security officer must unlock it with the SO PIN" "locked PIN message"
+fault C_Login:1:CKR_DEVICE_REMOVED "$STATION" pki check --home "$S"
+err_is "station: token 'station-demo': login: the token was removed (CKR_DEVICE_REMOVED); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "token removed at login: message"
+fault C_Sign:1:CKR_DEVICE_REMOVED "$TOOL" "$S" crl "$TMP/f-crl.pem" 1
+err_is "hsm-tool: token 'station-demo': signing the CRL: the token was removed (CKR_DEVICE_REMOVED); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "CRL signature: removed token message"
+[ -e "$TMP/f-crl.pem" ]; is "$?" 1 "no CRL written"
+fault C_GenerateRandom:1+:CKR_DEVICE_ERROR "$TOOL" "$S" issue-key "$TMP/t.pub" SN-4 HW-4 "$TMP/f4.pem"
+err_is "hsm-tool: token 'station-demo': random numbers from the token: the token reported a device error (CKR_DEVICE_ERROR); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "token RNG failure (certificate serial): message"
 fault C_GenerateKeyPair:1:CKR_DEVICE_ERROR "$TOOL" "$S" stamp "$TMP/t.pub" SN-5 HW-5 "$TMP/f5.bin" "$TMP/f5.der"
 is "$RC" 1 "C_GenerateKeyPair failing"
 err_is "hsm-tool: token 'station-demo': token key mode: cannot generate the device key: the token reported a device error (CKR_DEVICE_ERROR); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "C_GenerateKeyPair failure message"
