@@ -14,12 +14,14 @@ $(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o \
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread -ldl
 
-# A PKCS#11 module that forwards to SoftHSM; $HSM_SHIM makes C_Login
-# answer CKR_PIN_LOCKED or count the calls (see tests/hsm/shim.c).
+# A PKCS#11 module that forwards to SoftHSM, logs every call
+# ($HSM_SHIM_LOG) and fails chosen ones ($HSM_SHIM_FAULT, $HSM_SHIM): see
+# tests/hsm/shim.c.
 HSM_SHIM := $(BUILD)/test-tools/pkcs11-shim.so
-$(HSM_SHIM): tests/hsm/shim.c
+$(HSM_SHIM): tests/hsm/shim.c tests/hsm/shim_log.c tests/hsm/shim.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared \
+	    -fvisibility=hidden -o $@ $(filter %.c,$^) -ldl
 
 
 # In-process tests of the token API against a SoftHSM token made per run.
