@@ -8,11 +8,34 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
 #include "hsm/internal.h"
+
+/*
+ * point_ok(point): a P-256 point, on the curve. Checked on the host before
+ * the token uses it in ECDH: a token need not check, and a point off the
+ * curve or of small order would let its sender guess Z, the KEK, and so
+ * the wrapped key.
+ */
+static int
+point_ok(const uint8_t point[static 65])
+{
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	EC_POINT *p = g != NULL ? EC_POINT_new(g) : NULL;
+	int ok = p != NULL && point[0] == 0x04 &&
+	    EC_POINT_oct2point(g, p, point, 65, NULL) == 1 &&
+	    EC_POINT_is_on_curve(g, p, NULL) == 1 &&
+	    EC_POINT_is_at_infinity(g, p) == 0;
+
+	EC_POINT_free(p);
+	EC_GROUP_free(g);
+	ERR_clear_error();
+	return ok;
+}
 
 int
 hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
@@ -32,9 +55,9 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 		hsm_fmt(err, "token key mode makes P-256 or P-384 device keys");
 		return -1;
 	}
-	if (transport[0] != 0x04) {
-		hsm_fmt(err, "the transport key is not an uncompressed P-256 "
-		    "point");
+	if (!point_ok(transport)) {
+		hsm_fmt(err, "the transport key is not an uncompressed point on "
+		    "P-256; nothing was sealed to it");
 		return -1;
 	}
 	if (hsm_p11fn_keygen_sealed(h, type, transport, context_fn, arg, point,
@@ -90,9 +113,14 @@ hsm_rewrap_sealed(struct hsm_key *station_key, const uint8_t *in,
 		    in_len);
 		return -1;
 	}
-	if (transport[0] != 0x04) {
-		hsm_fmt(err, "the transport key is not an uncompressed P-256 "
-		    "point");
+	if (!point_ok(transport)) {
+		hsm_fmt(err, "the transport key is not an uncompressed point on "
+		    "P-256; nothing was sealed to it");
+		return -1;
+	}
+	if (!point_ok(in)) {
+		hsm_fmt(err, "re-wrap: the sealed device key's ephemeral point is "
+		    "not on P-256");
 		return -1;
 	}
 	id = hsm_key_ckid(station_key, &id_len);

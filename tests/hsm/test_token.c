@@ -485,6 +485,22 @@ test_refusals(void **state)
 	    "100 bytes");
 	X509_PUBKEY_free(spki);
 	EVP_PKEY_free(key);
+	/* A transport key off the curve is refused before the token sees it. */
+	{
+		uint8_t bad[65], sealed[HSM_SEALED_MAX];
+		X509_PUBKEY *pub = NULL;
+		size_t n = 1;
+
+		memset(bad, 0x01, sizeof(bad));
+		bad[0] = 0x04;
+		assert_int_equal(hsm_keygen_sealed(h, HSM_KEY_P256, bad,
+		    fixed_context, NULL, &pub, sealed, sizeof(sealed), &n, err),
+		    -1);
+		assert_string_equal(err, "the transport key is not an "
+		    "uncompressed point on P-256; nothing was sealed to it");
+		assert_null(pub);
+		assert_int_equal(n, 0);
+	}
 }
 
 int
