@@ -17,6 +17,11 @@
  *   host-key TRANSPORT.pub OUT.bin
  *        the host key mode (seal_host_keygen with [station] mode); prints
  *        "fingerprint HEX"
+ *   token-stress N THREADS
+ *        N token-mode keys per thread, threads at once: each opened with
+ *        stamp.c and the transport private key, its scalar checked against
+ *        the public key hsm_keygen_sealed returned; then sealed to the
+ *        station, re-wrapped in the token, opened again and compared
  *   keybench SECONDS THREADS
  *        per second: token key mode (keygen + wrap), bare
  *        C_GenerateKeyPair of session objects, re-wraps
@@ -29,6 +34,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -256,6 +262,124 @@ host_key(struct station_config *cfg, char **a)
 	return 0;
 }
 
+/* --- token-stress --------------------------------------------------------- */
+
+struct stress {
+	struct hsm *h;
+	struct hsm_key *station_key;
+	EVP_PKEY *t;                /* the device transport key pair */
+	const uint8_t *tp, *sp;     /* its point, the station's point */
+	long n, bad;
+};
+
+/* opens(st, sealed, len, p8, cap, p8_len): the device side (stamp.c). */
+static int
+opens(struct stress *st, const uint8_t *sealed, size_t len, uint8_t *p8,
+    size_t cap, size_t *p8_len)
+{
+	struct stamp_ossl o;
+	struct stamp_crypto c;
+	struct stamp_record r = { STAMP_T_WRAPPED_DEVICE_KEY, STAMP_RF_SECRET |
+	    STAMP_RF_CRITICAL, (uint32_t)len, sealed, 0 };
+	struct stamp_error e;
+
+	return stamp_ossl_init(&o, NULL, st->t, &c) == 0 &&
+	    stamp_secret_open(&r, st->tp, &c, p8, cap, p8_len, &e) == 0 ? 0 : -1;
+}
+
+/* point_of_p8(p8, len, point): the public point of a PKCS#8 P-256 key,
+ * computed from its scalar (SoftHSM's PKCS#8 carries no public key). */
+static int
+point_of_p8(const uint8_t *p8, size_t len, uint8_t point[65])
+{
+	const unsigned char *p = p8;
+	EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, (long)len);
+	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	EC_POINT *pt = g ? EC_POINT_new(g) : NULL;
+	BIGNUM *priv = NULL;
+	int ok = k != NULL && pt != NULL &&
+	    EVP_PKEY_get_bn_param(k, "priv", &priv) == 1 &&
+	    EC_POINT_mul(g, pt, priv, NULL, NULL, NULL) == 1 &&
+	    EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, point, 65,
+	    NULL) == 65;
+
+	BN_clear_free(priv);
+	EC_POINT_free(pt);
+	EC_GROUP_free(g);
+	EVP_PKEY_free(k);
+	return ok ? 0 : -1;
+}
+
+static void *
+stress_one(void *arg)
+{
+	struct stress *st = arg;
+	char e[HSM_ERR_MAX], se[SEAL_ERR_MAX];
+
+	for (long i = 0; i < st->n; i++) {
+		uint8_t sealed[HSM_SEALED_MAX], again[HSM_SEALED_MAX];
+		uint8_t p8[HSM_SEALED_MAX], p8b[HSM_SEALED_MAX], a[65], b[65];
+		size_t len, len2, p8_len, p8b_len, plen;
+		const unsigned char *spki;
+		X509_PUBKEY *pub = NULL;
+		int ok;
+
+		ok = hsm_keygen_sealed(st->h, HSM_KEY_P256, st->tp,
+		    seal_context_key, (void *)st->tp, &pub, sealed,
+		    sizeof(sealed), &len, e) == 0 &&
+		    X509_PUBKEY_get0_param(NULL, &spki, (int *)&plen, NULL,
+		    pub) == 1 && plen == 65 &&
+		    opens(st, sealed, len, p8, sizeof(p8), &p8_len) == 0 &&
+		    point_of_p8(p8, p8_len, a) == 0 && memcmp(a, spki, 65) == 0;
+		/* Round trip through the station key and a re-wrap. */
+		ok = ok && seal_value(st->sp, STAMP_T_WRAPPED_DEVICE_KEY, p8,
+		    p8_len, again, sizeof(again), &len2, se) == 0 &&
+		    hsm_rewrap_sealed(st->station_key, again, len2,
+		    seal_context_key, (void *)st->sp, st->tp, seal_context_key,
+		    (void *)st->tp, sealed, sizeof(sealed), &len, e) == 0 &&
+		    opens(st, sealed, len, p8b, sizeof(p8b), &p8b_len) == 0 &&
+		    point_of_p8(p8b, p8b_len, b) == 0 && memcmp(a, b, 65) == 0;
+		if (!ok)
+			st->bad++;
+		OPENSSL_cleanse(p8, sizeof(p8));
+		OPENSSL_cleanse(p8b, sizeof(p8b));
+		X509_PUBKEY_free(pub);
+	}
+	return NULL;
+}
+
+static int
+token_stress(struct station_config *cfg, struct hsm *h, long n, int threads)
+{
+	struct stress st[8];
+	pthread_t t[8];
+	uint8_t tp[65], sp[65];
+	EVP_PKEY *tk = EVP_EC_gen("P-256");
+	struct hsm_key *sk;
+	char err[HSM_ERR_MAX];
+	long bad = 0;
+
+	if (threads < 1 || threads > 8 || n < 1 || tk == NULL ||
+	    stamp_ossl_point(tk, tp) != 0)
+		return fail("token-stress set-up");
+	if (hsm_key_find(h, cfg->pki_transport_key, &sk, err) != 0)
+		return fail(err);
+	if (hsm_key_point(sk, sp) != 0)
+		return fail(hsm_error(h));
+	for (int i = 0; i < threads; i++) {
+		st[i] = (struct stress){ h, sk, tk, tp, sp, n, 0 };
+		pthread_create(&t[i], NULL, stress_one, &st[i]);
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+		bad += st[i].bad;
+	}
+	printf("%ld token-mode keys and re-wraps, %ld failed\n", n * threads,
+	    bad);
+	EVP_PKEY_free(tk);
+	return bad == 0 ? 0 : 1;
+}
+
 /* --- keybench ------------------------------------------------------------ */
 
 struct kworker {
@@ -422,6 +546,8 @@ token_tool(int argc, char **argv, struct station_config *cfg, struct hsm *h,
 		return stamp(cfg, h, ca, argv + 1);
 	if (strcmp(argv[0], "host-key") == 0 && argc == 3)
 		return host_key(cfg, argv + 1);
+	if (strcmp(argv[0], "token-stress") == 0 && argc == 3)
+		return token_stress(cfg, h, atol(argv[1]), atoi(argv[2]));
 	if (strcmp(argv[0], "keybench") == 0 && argc == 3)
 		return keybench(cfg, h, atof(argv[1]), atoi(argv[2]));
 	return -1;
