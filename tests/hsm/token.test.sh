@@ -77,6 +77,9 @@ leaks=$(awk '/-> CKR_OK/ && /^C_(GenerateKeyPair|DeriveKey|UnwrapKey) / {
 	END { n = 0; for (k in made) n++; print n }' "$LOG")
 is "$leaks" 0 "every key object made is destroyed (call log)"
 
+run "$TOOL" "$H" token-stress 100 2
+is "$OUT" "200 token-mode keys and re-wraps, 0 failed" "2 threads: 200 token-mode keys and re-wraps, each opened and checked against its public key"
+
 # --- re-wrapping: a key sealed to the station, opened and sealed again in the token
 newkey "$TMP/dev.key"
 run "$TOOL" "$H" station-seal "$H/pki/station-transport.pem" "$TMP/dev.key" "$TMP/in.bin"

@@ -319,7 +319,8 @@ stress_one(void *arg)
 	for (long i = 0; i < st->n; i++) {
 		uint8_t sealed[HSM_SEALED_MAX], again[HSM_SEALED_MAX];
 		uint8_t p8[HSM_SEALED_MAX], p8b[HSM_SEALED_MAX], a[65], b[65];
-		size_t len, len2, p8_len, p8b_len, plen;
+		size_t len, len2, p8_len, p8b_len;
+		int plen = 0;
 		const unsigned char *spki;
 		X509_PUBKEY *pub = NULL;
 		int ok;
@@ -327,7 +328,7 @@ stress_one(void *arg)
 		ok = hsm_keygen_sealed(st->h, HSM_KEY_P256, st->tp,
 		    seal_context_key, (void *)st->tp, &pub, sealed,
 		    sizeof(sealed), &len, e) == 0 &&
-		    X509_PUBKEY_get0_param(NULL, &spki, (int *)&plen, NULL,
+		    X509_PUBKEY_get0_param(NULL, &spki, &plen, NULL,
 		    pub) == 1 && plen == 65 &&
 		    opens(st, sealed, len, p8, sizeof(p8), &p8_len) == 0 &&
 		    point_of_p8(p8, p8_len, a) == 0 && memcmp(a, spki, 65) == 0;
