@@ -34,6 +34,15 @@ unseal() {
 	kek=$({ printf 'STAMP-SECRET-KEK'; printf '%s' "$ctx" | unhex; } | openssl enc -aes-256-ecb -nopad -K "$z" | hexof)
 	tail -c +66 "$1" | openssl enc -d -id-aes256-wrap-pad -K "$kek" -iv A65959A6 -out "$4" 2>/dev/null
 }
+# leaks: key objects made (GenerateKeyPair/DeriveKey/UnwrapKey) and never
+# destroyed, per the call log (object handles are unique per process run;
+# the log is emptied before each run that is checked).
+leaks() {
+	awk '/-> CKR_OK/ && /^C_(GenerateKeyPair|DeriveKey|UnwrapKey) / {
+		for (i = 1; i <= NF; i++) if ($i ~ /^(pub|priv|key)=[0-9]+$/) { split($i, a, "="); made[a[2]] = 1 } }
+		/^C_DestroyObject .*-> CKR_OK/ { for (i = 1; i <= NF; i++) if ($i ~ /^obj=/) { split($i, a, "="); delete made[a[2]] } }
+		END { n = 0; for (k in made) n++; print n }' "$LOG"
+}
 newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 
 "$STATION" pki demo --home "$H" >/dev/null || { echo "Bail out! pki demo"; exit 1; }
@@ -71,10 +80,7 @@ is "$(grep -c '^C_DeriveKey .*mech=CKM_ECDH1_DERIVE.*CKA_EXTRACTABLE=0.*-> CKR_O
 is "$(grep -c '^C_DeriveKey .*mech=CKM_AES_ECB_ENCRYPT_DATA.*CKA_WRAP=1.*CKA_EXTRACTABLE=0.*-> CKR_OK' "$LOG")" 1 "KEK: AES-ECB derivation, wrap only, non-extractable"
 is "$(grep -E 'class=CKO_(PRIVATE|SECRET)_KEY.*CKA_VALUE=[0-9]' "$LOG" | grep -c 'CKR_OK')" 0 "no private or secret key value ever read out (no successful CKA_VALUE)"
 # every object made is destroyed: handles from GenerateKeyPair/DeriveKey
-leaks=$(awk '/-> CKR_OK/ && /^C_(GenerateKeyPair|DeriveKey|UnwrapKey) / {
-	for (i = 1; i <= NF; i++) if ($i ~ /^(pub|priv|key)=[0-9]+$/) { split($i, a, "="); made[a[2]] = 1 } }
-	/^C_DestroyObject .*-> CKR_OK/ { for (i = 1; i <= NF; i++) if ($i ~ /^obj=/) { split($i, a, "="); delete made[a[2]] } }
-	END { n = 0; for (k in made) n++; print n }' "$LOG")
+leaks=$(leaks)
 is "$leaks" 0 "every key object made is destroyed (call log)"
 
 run "$TOOL" "$H" token-stress 100 2
@@ -165,17 +171,20 @@ err_is "hsm-tool: token 'station-demo': token key mode: cannot generate the devi
 : > "$LOG"
 fault C_WrapKey:1:CKR_DEVICE_REMOVED "$TOOL" "$S" stamp "$TMP/t.pub" SN-8 HW-8 "$TMP/f8.bin" "$TMP/f8.der"
 err_is "hsm-tool: token 'station-demo': token key mode: cannot wrap the device key: the token was removed (CKR_DEVICE_REMOVED); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "C_WrapKey failure message"
-leaks=$(awk '/-> CKR_OK/ && /^C_(GenerateKeyPair|DeriveKey|UnwrapKey) / {
-	for (i = 1; i <= NF; i++) if ($i ~ /^(pub|priv|key)=[0-9]+$/) { split($i, a, "="); made[a[2]] = 1 } }
-	/^C_DestroyObject .*-> CKR_OK/ { for (i = 1; i <= NF; i++) if ($i ~ /^obj=/) { split($i, a, "="); delete made[a[2]] } }
-	END { n = 0; for (k in made) n++; print n }' "$LOG")
+leaks=$(leaks)
 is "$leaks" 0 "after a failed wrap every object made is destroyed"
+: > "$LOG"
 fault C_DeriveKey:1:CKR_FUNCTION_FAILED "$TOOL" "$S" stamp "$TMP/t.pub" SN-9 HW-9 "$TMP/f9.bin" "$TMP/f9.der"
 err_is "hsm-tool: token 'station-demo': token key mode: cannot derive the shared secret with the transport key (ECDH): the operation failed (CKR_FUNCTION_FAILED); nothing was written; if it happens again, check the token with 'station pki check'" "C_DeriveKey failure message"
+is "$(leaks)" 0 "after a failed ECDH every object made is destroyed"
+: > "$LOG"
 fault C_DeriveKey:2:CKR_DEVICE_MEMORY "$TOOL" "$S" rewrap "$TMP/in.bin" "$TMP/t.pub" "$TMP/f10.bin"
 err_is "hsm-tool: token 'station-demo': re-wrap: cannot derive the key-encryption key: the token is out of memory (CKR_DEVICE_MEMORY); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "re-wrap: KEK derivation failure message"
+is "$(leaks)" 0 "after a failed re-wrap KEK every object made is destroyed"
+: > "$LOG"
 fault C_UnwrapKey:1:CKR_DEVICE_REMOVED "$TOOL" "$S" rewrap "$TMP/in.bin" "$TMP/t.pub" "$TMP/f11.bin"
 err_is "hsm-tool: token 'station-demo': re-wrap: cannot unwrap the device key: the token was removed (CKR_DEVICE_REMOVED); nothing was written; reconnect the token, then the security officer restarts the station and logs in again" "C_UnwrapKey failure message"
 [ -e "$TMP/f10.bin" ] || [ -e "$TMP/f11.bin" ]; is "$?" 1 "no re-wrap output after a fault"
+is "$(leaks)" 0 "after a failed unwrap every object made is destroyed"
 
 finish
