@@ -435,6 +435,50 @@ test_rewrap(void **state)
 	EVP_PKEY_free(t);
 }
 
+/* A P-384 device key made in the token, sealed to a P-256 transport key,
+ * opens with stamp.c to the key hsm_keygen_sealed certified. */
+static void
+test_sealed_p384(void **state)
+{
+	EVP_PKEY *t = EVP_EC_gen("P-256"), *dev;
+	X509_PUBKEY *pub = NULL;
+	uint8_t tp[65], sealed[HSM_SEALED_MAX], p8[HSM_SEALED_MAX], a[97];
+	size_t len, p8_len, alen;
+	const unsigned char *p = p8, *spki;
+	int spki_len;
+
+	(void)state;
+	assert_int_equal(stamp_ossl_point(t, tp), 0);
+	if (hsm_keygen_sealed(h, HSM_KEY_P384, tp, seal_context_key, tp, &pub,
+	    sealed, sizeof(sealed), &len, err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(open_sealed(t, sealed, len, p8, sizeof(p8), &p8_len),
+	    0);
+	assert_non_null(dev = d2i_AutoPrivateKey(NULL, &p, (long)p8_len));
+	assert_int_equal(EVP_PKEY_get_bits(dev), 384);
+	{
+		BIGNUM *priv = NULL;
+		EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_secp384r1);
+		EC_POINT *pt = EC_POINT_new(g);
+
+		assert_int_equal(EVP_PKEY_get_bn_param(dev, "priv", &priv), 1);
+		assert_int_equal(EC_POINT_mul(g, pt, priv, NULL, NULL, NULL), 1);
+		alen = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, a,
+		    sizeof(a), NULL);
+		BN_clear_free(priv);
+		EC_POINT_free(pt);
+		EC_GROUP_free(g);
+	}
+	assert_int_equal(X509_PUBKEY_get0_param(NULL, &spki, &spki_len, NULL,
+	    pub), 1);
+	assert_int_equal((size_t)spki_len, alen);
+	assert_memory_equal(spki, a, alen);
+	OPENSSL_cleanse(p8, sizeof(p8));
+	EVP_PKEY_free(dev);
+	EVP_PKEY_free(t);
+	X509_PUBKEY_free(pub);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -511,6 +555,7 @@ main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_sealed),
+		cmocka_unit_test(test_sealed_p384),
 		cmocka_unit_test(test_rewrap),
 		cmocka_unit_test(test_refusals),
 	};
