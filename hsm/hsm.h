@@ -225,8 +225,8 @@ int hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
     size_t *sealed_len, char err[static HSM_ERR_MAX]);
 
 /*
- * hsm_rewrap_sealed(station_key, in, in_len, in_context_fn, in_arg,
- * transport, context_fn, arg, sealed, cap, sealed_len, err): a device
+ * hsm_rewrap_sealed(station_key, expect, in, in_len, in_context_fn,
+ * in_arg, transport, context_fn, arg, sealed, cap, sealed_len, err): a device
  * private key that arrives sealed to this station's transport key
  * ${station_key} (${in} = E' || C', the same SPEC.md section 2 format with
  * the station key as recipient; ${in_context_fn} gives its KEK context
@@ -236,9 +236,14 @@ int hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
  * ${transport} key as hsm_keygen_sealed does (C_WrapKey): E || C in
  * ${sealed}. The key is never in host memory; every token object made is
  * destroyed before returning. A value not sealed to this station's key
- * fails at the unwrap. 0, or -1.
+ * fails at the unwrap. With ${expect} (the public key of the device's
+ * certificate; NULL: not checked), the unwrapped key first signs a random
+ * challenge in the token, verified here against ${expect}: a key that
+ * does not belong to its certificate (a batch mix-up) is refused and
+ * nothing is handed back. 0, or -1.
  */
-int hsm_rewrap_sealed(struct hsm_key *station_key, const uint8_t *in,
+int hsm_rewrap_sealed(struct hsm_key *station_key,
+    const X509_PUBKEY *expect, const uint8_t *in,
     size_t in_len, hsm_seal_context_fn in_context_fn, void *in_arg,
     const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
     void *arg, uint8_t *sealed, size_t cap, size_t *sealed_len,

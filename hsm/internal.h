@@ -52,11 +52,20 @@ int hsm_p11fn_keygen_sealed(struct hsm *h, enum hsm_key_type type,
     void *arg, uint8_t *point, size_t point_len, uint8_t *sealed, size_t cap,
     size_t *sealed_len, char err[static HSM_ERR_MAX]);
 
-/* hsm_p11fn_rewrap(h, id, id_len, in, in_len, in_context_fn, in_arg,
- * transport, context_fn, arg, sealed, cap, sealed_len, err): see
+/* A proof that an unwrapped key is the one expected: the token signs
+ * ${challenge} (32 bytes, CKM_ECDSA) with it; raw r || s comes back. */
+struct hsm_proof {
+	uint8_t challenge[32];
+	uint8_t sig[96];
+	size_t sig_len;
+};
+
+/* hsm_p11fn_rewrap(h, id, id_len, proof, in, in_len, in_context_fn,
+ * in_arg, transport, context_fn, arg, sealed, cap, sealed_len, err): see
  * hsm_rewrap_sealed; the station key is the private key with CKA_ID
- * ${id}. */
+ * ${id}; ${proof} (may be NULL) is signed with the unwrapped key. */
 int hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
+    struct hsm_proof *proof,
     const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
     void *in_arg, const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,

@@ -9,6 +9,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -94,13 +96,51 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 	return 0;
 }
 
+/* proof_ok(expect, proof): the raw ECDSA signature of the challenge
+ * verifies with the public key ${expect}. */
+static int
+proof_ok(const X509_PUBKEY *expect, const struct hsm_proof *proof)
+{
+	EVP_PKEY *pub = X509_PUBKEY_get0(expect);
+	EVP_PKEY_CTX *ctx = NULL;
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *r = NULL, *s = NULL;
+	unsigned char *der = NULL;
+	size_t half = proof->sig_len / 2;
+	int der_len = 0, ok = 0;
+
+	if (pub == NULL || sig == NULL || half == 0 || proof->sig_len % 2 != 0)
+		goto cleanup;
+	r = BN_bin2bn(proof->sig, (int)half, NULL);
+	s = BN_bin2bn(proof->sig + half, (int)half, NULL);
+	if (r == NULL || s == NULL || ECDSA_SIG_set0(sig, r, s) != 1)
+		goto cleanup;
+	r = s = NULL;
+	if ((der_len = i2d_ECDSA_SIG(sig, &der)) <= 0)
+		goto cleanup;
+	ok = (ctx = EVP_PKEY_CTX_new(pub, NULL)) != NULL &&
+	    EVP_PKEY_verify_init(ctx) == 1 &&
+	    EVP_PKEY_verify(ctx, der, (size_t)der_len, proof->challenge,
+	    sizeof(proof->challenge)) == 1;
+cleanup:
+	BN_free(r);
+	BN_free(s);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(sig);
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
 int
-hsm_rewrap_sealed(struct hsm_key *station_key, const uint8_t *in,
+hsm_rewrap_sealed(struct hsm_key *station_key, const X509_PUBKEY *expect,
+    const uint8_t *in,
     size_t in_len, hsm_seal_context_fn in_context_fn, void *in_arg,
     const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
     void *arg, uint8_t *sealed, size_t cap, size_t *sealed_len,
     char err[static HSM_ERR_MAX])
 {
+	struct hsm_proof proof;
 	const uint8_t *id;
 	size_t id_len;
 
@@ -129,7 +169,28 @@ hsm_rewrap_sealed(struct hsm_key *station_key, const uint8_t *in,
 		    hsm_key_label(station_key));
 		return -1;
 	}
-	return hsm_p11fn_rewrap(hsm_key_hsm(station_key), id, id_len, in,
-	    in_len, in_context_fn, in_arg, transport, context_fn, arg, sealed,
-	    cap, sealed_len, err);
+	if (expect != NULL && hsm_key_type_of_spki(expect) != HSM_KEY_P256 &&
+	    hsm_key_type_of_spki(expect) != HSM_KEY_P384) {
+		hsm_fmt(err, "re-wrap: the certificate's key is not a P-256 or "
+		    "P-384 key");
+		return -1;
+	}
+	if (expect != NULL && RAND_bytes(proof.challenge,
+	    sizeof(proof.challenge)) != 1) {
+		hsm_ossl(err, "re-wrap: no random challenge");
+		return -1;
+	}
+	if (hsm_p11fn_rewrap(hsm_key_hsm(station_key), id, id_len,
+	    expect != NULL ? &proof : NULL, in, in_len, in_context_fn, in_arg,
+	    transport, context_fn, arg, sealed, cap, sealed_len, err) != 0)
+		return -1;
+	if (expect != NULL && !proof_ok(expect, &proof)) {
+		OPENSSL_cleanse(sealed, cap);
+		*sealed_len = 0;
+		hsm_fmt(err, "re-wrap: the sealed device key does not belong to "
+		    "the public key of its certificate (a batch mix-up?); nothing "
+		    "was written");
+		return -1;
+	}
+	return 0;
 }

@@ -444,8 +444,9 @@ find_private(struct op *o, const uint8_t *id, size_t id_len,
 /* One attempt of hsm_p11fn_rewrap, in a new session. */
 static CK_RV
 rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
-    const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
-    void *in_arg, const uint8_t transport[static 65],
+    struct hsm_proof *proof, const uint8_t *in, size_t in_len,
+    hsm_seal_context_fn in_context_fn, void *in_arg,
+    const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
     size_t *sealed_len)
 {
@@ -463,9 +464,12 @@ rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
 		{ CKA_PRIVATE, &yes, sizeof(yes) },
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &yes, sizeof(yes) },
-		{ CKA_SIGN, &no, sizeof(no) },
+		/* Signs only the proof, in this session, if one is asked. */
+		{ CKA_SIGN, proof != NULL ? &yes : &no, sizeof(no) },
 		{ CKA_DERIVE, &no, sizeof(no) },
 	};
+	CK_MECHANISM ecdsa = { CKM_ECDSA, NULL, 0 };
+	CK_ULONG sig_len;
 
 	o->step = "find the station transport key";
 	if ((rv = find_private(o, id, id_len, &station)) != CKR_OK)
@@ -484,13 +488,22 @@ rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
 	    (CK_ULONG)(in_len - 65), dev_tmpl, N(dev_tmpl), &dev)) != CKR_OK)
 		return rv;
 	keep(o, dev);
+	if (proof != NULL) {
+		o->step = "sign the proof with the unwrapped device key";
+		sig_len = sizeof(proof->sig);
+		if ((rv = o->f->C_SignInit(o->s, &ecdsa, dev)) != CKR_OK ||
+		    (rv = o->f->C_Sign(o->s, proof->challenge,
+		    sizeof(proof->challenge), proof->sig, &sig_len)) != CKR_OK)
+			return rv;
+		proof->sig_len = sig_len;
+	}
 	return seal_to(o, dev, transport, context_fn, arg, sealed, cap,
 	    sealed_len);
 }
 
 int
 hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
-    const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
+    struct hsm_proof *proof, const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
     void *in_arg, const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
     size_t *sealed_len, char err[static HSM_ERR_MAX])
@@ -506,8 +519,8 @@ hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if ((rv = op_begin(&o, h)) != CKR_OK)
 			break;
-		rv = rewrap_once(&o, id, id_len, in, in_len, in_context_fn, in_arg,
-		    transport, context_fn, arg, sealed, cap, sealed_len);
+		rv = rewrap_once(&o, id, id_len, proof, in, in_len, in_context_fn,
+		    in_arg, transport, context_fn, arg, sealed, cap, sealed_len);
 		op_end(&o);
 		if (!session_lost(rv))
 			break;

@@ -386,6 +386,7 @@ test_rewrap(void **state)
 	char e[SEAL_ERR_MAX];
 	int der_len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
 	BIGNUM *a = NULL, *b = NULL;
+	X509_PUBKEY *dev_spki = NULL, *other_spki = NULL;
 
 	(void)state;
 	if (hsm_key_generate_transport(h, "station-transport", &station, err))
@@ -395,8 +396,18 @@ test_rewrap(void **state)
 	/* The batch side: sealed to the station on the host. */
 	assert_int_equal(seal_value(sp, STAMP_T_WRAPPED_DEVICE_KEY, der,
 	    (size_t)der_len, in, sizeof(in), &in_len, e), 0);
-	if (hsm_rewrap_sealed(station, in, in_len, seal_context_key, sp, tp,
-	    seal_context_key, tp, out, sizeof(out), &out_len, err) != 0)
+	assert_int_equal(X509_PUBKEY_set(&dev_spki, dev), 1);
+	assert_int_equal(X509_PUBKEY_set(&other_spki, t), 1);
+	/* Checked against another key's certificate: refused. */
+	assert_int_equal(hsm_rewrap_sealed(station, other_spki, in, in_len,
+	    seal_context_key, sp, tp, seal_context_key, tp, out, sizeof(out),
+	    &out_len, err), -1);
+	assert_string_equal(err, "re-wrap: the sealed device key does not "
+	    "belong to the public key of its certificate (a batch mix-up?); "
+	    "nothing was written");
+	assert_int_equal(out_len, 0);
+	if (hsm_rewrap_sealed(station, dev_spki, in, in_len, seal_context_key,
+	    sp, tp, seal_context_key, tp, out, sizeof(out), &out_len, err) != 0)
 		fail_msg("%s", err);
 	/* The device side: stamp.c opens it, the scalar is the batch's. */
 	assert_int_equal(open_sealed(t, out, out_len, plain, sizeof(plain),
@@ -407,7 +418,7 @@ test_rewrap(void **state)
 	assert_int_equal(EVP_PKEY_get_bn_param(back, "priv", &b), 1);
 	assert_int_equal(BN_cmp(a, b), 0);
 	/* Sealed to the device, it does not open with the station again. */
-	assert_int_equal(hsm_rewrap_sealed(station, out, out_len,
+	assert_int_equal(hsm_rewrap_sealed(station, NULL, out, out_len,
 	    seal_context_key, sp, tp, seal_context_key, tp, in, sizeof(in),
 	    &in_len, err), -1);
 	assert_string_equal(err, "token 'unit': re-wrap: the sealed device key "
@@ -427,6 +438,8 @@ test_rewrap(void **state)
 	assert_ptr_equal(again, station);
 	BN_clear_free(a);
 	BN_clear_free(b);
+	X509_PUBKEY_free(dev_spki);
+	X509_PUBKEY_free(other_spki);
 	OPENSSL_clear_free(der, (size_t)der_len);
 	OPENSSL_cleanse(plain, sizeof(plain));
 	PKCS8_PRIV_KEY_INFO_free(p8);

@@ -6,9 +6,10 @@
  *   station-seal STATION_CERT.pem DEVICE_KEY.pem OUT.bin
  *        a batch generator's side: the device key's PKCS#8 sealed to the
  *        station transport key in the certificate (OpenSSL, seal_value)
- *   rewrap IN.bin TRANSPORT.pub OUT.bin
+ *   rewrap IN.bin TRANSPORT.pub OUT.bin [CERT.pem]
  *        IN sealed to [pki] transport_key, re-sealed in the token to the
- *        device's transport key (hsm_rewrap_sealed)
+ *        device's transport key (hsm_rewrap_sealed), checked against the
+ *        certificate's key if given
  *   stamp TRANSPORT.pub SERIAL HWID OUT.bin CERT.der
  *        a complete stamp: device key made in the token (token key mode),
  *        its certificate, a claim id, proof-of-possession secret and
@@ -139,8 +140,10 @@ cleanup:
 }
 
 static int
-rewrap(struct station_config *cfg, struct hsm *h, char **a)
+rewrap(struct station_config *cfg, struct hsm *h, int argc, char **a)
 {
+	X509 *cert = NULL;
+	int ret;
 	uint8_t station[65], transport[65], in[HSM_SEALED_MAX + 1];
 	uint8_t out[HSM_SEALED_MAX];
 	size_t in_len, out_len;
@@ -155,9 +158,21 @@ rewrap(struct station_config *cfg, struct hsm *h, char **a)
 		return fail(err);
 	if (hsm_key_point(k, station) != 0)
 		return fail(hsm_error(h));
-	if (hsm_rewrap_sealed(k, in, in_len, seal_context_key, station,
-	    transport, seal_context_key, transport, out, sizeof(out), &out_len,
-	    err) != 0)
+	if (argc == 4) {
+		FILE *f = fopen(a[3], "r");
+
+		if (f != NULL) {
+			cert = PEM_read_X509(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+		if (cert == NULL)
+			return fail("cannot read the certificate");
+	}
+	ret = hsm_rewrap_sealed(k, cert ? X509_get_X509_PUBKEY(cert) : NULL,
+	    in, in_len, seal_context_key, station, transport, seal_context_key,
+	    transport, out, sizeof(out), &out_len, err);
+	X509_free(cert);
+	if (ret != 0)
 		return fail(err);
 	if (write_file(a[2], out, out_len) != 0)
 		return fail("cannot write the result");
@@ -335,7 +350,7 @@ stress_one(void *arg)
 		/* Round trip through the station key and a re-wrap. */
 		ok = ok && seal_value(st->sp, STAMP_T_WRAPPED_DEVICE_KEY, p8,
 		    p8_len, again, sizeof(again), &len2, se) == 0 &&
-		    hsm_rewrap_sealed(st->station_key, again, len2,
+		    hsm_rewrap_sealed(st->station_key, pub, again, len2,
 		    seal_context_key, (void *)st->sp, st->tp, seal_context_key,
 		    (void *)st->tp, sealed, sizeof(sealed), &len, e) == 0 &&
 		    opens(st, sealed, len, p8b, sizeof(p8b), &p8b_len) == 0 &&
@@ -451,7 +466,7 @@ kwork(void *arg)
 				break;
 			w->f->C_DestroyObject(s, priv);
 			w->f->C_DestroyObject(s, pub);
-		} else if (hsm_rewrap_sealed(w->station_key, w->in, w->in_len,
+		} else if (hsm_rewrap_sealed(w->station_key, NULL, w->in, w->in_len,
 		    seal_context_key, (void *)w->station, w->transport,
 		    seal_context_key, (void *)w->transport, out, sizeof(out), &len,
 		    e) != 0) {
@@ -541,8 +556,8 @@ token_tool(int argc, char **argv, struct station_config *cfg, struct hsm *h,
 {
 	if (strcmp(argv[0], "station-seal") == 0 && argc == 4)
 		return station_seal(argv + 1);
-	if (strcmp(argv[0], "rewrap") == 0 && argc == 4)
-		return rewrap(cfg, h, argv + 1);
+	if (strcmp(argv[0], "rewrap") == 0 && (argc == 4 || argc == 5))
+		return rewrap(cfg, h, argc - 1, argv + 1);
 	if (strcmp(argv[0], "stamp") == 0 && argc == 6)
 		return stamp(cfg, h, ca, argv + 1);
 	if (strcmp(argv[0], "host-key") == 0 && argc == 3)
