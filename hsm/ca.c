@@ -461,7 +461,8 @@ hsm_ca_request(struct hsm_key *key, const char *subject_o,
 	if (X509_REQ_add_extensions(req, exts) != 1)
 		goto ossl;
 	if (X509_REQ_sign(req, hsm_key_pkey(key), hsm_md_for(pub)) <= 0) {
-		hsm_ossl(err, "the token could not sign the request");
+		hsm_p11_ossl(err, hsm_key_hsm(key), "signing the request",
+		    "the token could not sign the request");
 		goto cleanup;
 	}
 	*out = req;
@@ -478,23 +479,46 @@ cleanup:
 	return ret;
 }
 
+static int
+cert_make(EVP_PKEY *subject_key, const char *subject_o,
+    const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key, bool ca,
+    const char *ku, unsigned days, X509 **out, char err[static HSM_ERR_MAX]);
+
 int
 hsm_cert_make(EVP_PKEY *subject_key, const char *subject_o,
     const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key, bool ca,
     unsigned days, X509 **out, char err[static HSM_ERR_MAX])
+{
+	return cert_make(subject_key, subject_o, subject_cn, issuer_cert,
+	    issuer_key, ca, ca ? "critical,keyCertSign,cRLSign" :
+	    "critical,digitalSignature", days, out, err);
+}
+
+int
+hsm_cert_make_transport(EVP_PKEY *subject_key, const char *subject_o,
+    const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key,
+    unsigned days, X509 **out, char err[static HSM_ERR_MAX])
+{
+	return cert_make(subject_key, subject_o, subject_cn, issuer_cert,
+	    issuer_key, false, "critical,keyAgreement", days, out, err);
+}
+
+static int
+cert_make(EVP_PKEY *subject_key, const char *subject_o,
+    const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key, bool ca,
+    const char *ku, unsigned days, X509 **out, char err[static HSM_ERR_MAX])
 {
 	X509 *x = NULL;
 	X509_NAME *name = NULL;
 	BIGNUM *bn = NULL;
 	X509_EXTENSION *e;
 	uint8_t serial[16];
-	const char *bc, *ku;
+	const char *bc;
 	int ret = -1;
 
 	*out = NULL;
 	bc = !ca ? "critical,CA:FALSE" : issuer_cert ?
 	    "critical,CA:TRUE,pathlen:0" : "critical,CA:TRUE";
-	ku = ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature";
 	if (RAND_bytes(serial, sizeof(serial)) != 1)
 		goto ossl;
 	serial[0] &= 0x7f;

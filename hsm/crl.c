@@ -101,7 +101,8 @@ hsm_crl(struct hsm_ca *ca, const struct hsm_revoked *list, size_t n,
 	if (X509_CRL_sort(crl) != 1)
 		goto ossl;
 	if (X509_CRL_sign(crl, hsm_key_pkey(ca->key), ca->md) <= 0) {
-		hsm_ossl(err, "the token could not sign the CRL");
+		hsm_p11_ossl(err, ca->h, "signing the CRL",
+		    "the token could not sign the CRL");
 		goto cleanup;
 	}
 	*out = crl;

@@ -272,7 +272,7 @@ issue_der(struct hsm_ca *ca, const X509_PUBKEY *pub, unsigned type,
 	uint8_t digest[EVP_MAX_MD_SIZE], sig[HSM_SIG_MAX + 1];
 	unsigned int dlen;
 	size_t slen = sizeof(sig) - 1, tbs_len, at;
-	EVP_PKEY_CTX *pctx;
+	char what[HSM_SERIAL_MAX + 64];
 
 	write_tbs(ca, &d, pub, type, dev, serial);
 	if (d.bad) {
@@ -285,14 +285,15 @@ issue_der(struct hsm_ca *ca, const X509_PUBKEY *pub, unsigned type,
 		hsm_ossl(err, "cannot hash the certificate");
 		return -1;
 	}
-	if ((pctx = EVP_PKEY_CTX_new(hsm_key_pkey(ca->key), NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_sign(pctx, sig + 1, &slen, digest, dlen) <= 0) {
-		EVP_PKEY_CTX_free(pctx);
-		hsm_ossl(err, "the token could not sign the device certificate");
+	snprintf(what, sizeof(what), "signing the certificate of device %s",
+	    dev->serial);
+	if (hsm_sign_der(ca->key, what, digest, dlen, sig + 1, &slen, err) !=
+	    0) {
+		/* No partial output: the TBS written so far goes. */
+		OPENSSL_cleanse(out, cap);
+		*len = 0;
 		return -1;
 	}
-	EVP_PKEY_CTX_free(pctx);
 	sig[0] = 0;   /* BIT STRING: no unused bits */
 	put(&d, ca->sigalg, ca->sigalg_len);
 	at = d.len;

@@ -13,7 +13,15 @@
  *
  * Errors are reported once: into the ${err} buffer of the call, or for
  * calls on an open token without such a buffer, into hsm_error(h). Nothing
- * here prints. The token's PIN is never kept by this module after
+ * here prints. A failed token call is reported as "token 'LABEL': what
+ * was being done: what happened (CKR_NAME); what to do" (reconnect the
+ * token, or the officer logs in again, or retry); no partial output is
+ * ever handed back. A session lost under the token key mode or a re-wrap
+ * is reopened once (safe: they run in sessions of their own, nothing of
+ * the first attempt survives); a signature is tried once more, but libp11
+ * 0.4.12 keeps its pooled session handle, so a session lost under libp11
+ * ends in the message that the officer must restart and log in. A login
+ * is never repeated by this module. The token's PIN is never kept by this module after
  * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
  * fork while a token is open).
  *
@@ -21,8 +29,9 @@
  * share its initialisation; closing one would finalise the other):
  * hsm_open and hsm_token_init refuse while one is open.
  *
- * Thread safety: hsm_issue_*, hsm_crl, hsm_sign, hsm_random and
- * hsm_keygen_sealed may run on several threads at once on one open token;
+ * Thread safety: hsm_issue_*, hsm_crl, hsm_sign, hsm_random,
+ * hsm_keygen_sealed and hsm_rewrap_sealed may run on several threads at
+ * once on one open token;
  * opening, closing, key lookup and persistent key generation may not.
  */
 #ifndef HSM_H
@@ -43,6 +52,9 @@
 #define HSM_CSR_MAX 4096        /* bytes of a DER CSR; longer is refused */
 #define HSM_SIG_MAX 112         /* a DER ECDSA P-384 signature fits */
 #define HSM_CERT_MAX 2048       /* a DER device certificate fits */
+/* A sealed value E || C (SPEC.md section 2) of at most 1024 plaintext
+ * bytes, the WRAPPED_DEVICE_KEY limit. */
+#define HSM_SEALED_MAX (65 + 1024 + 8)
 
 /*
  * The CSR nonce extension: an extension inside the CSR's extensionRequest
@@ -125,6 +137,19 @@ int hsm_key_find(struct hsm *h, const char *key_uri, struct hsm_key **out,
 int hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
     struct hsm_key **out, char err[static HSM_ERR_MAX]);
 
+/*
+ * hsm_key_generate_transport(h, label, out, err): a new persistent P-256
+ * key pair for key agreement only (CKA_DERIVE, no CKA_SIGN; sensitive,
+ * not extractable) labelled ${label}: the station's transport key, to
+ * which pre-generated device keys are sealed (hsm_rewrap_sealed). 0 or -1.
+ */
+int hsm_key_generate_transport(struct hsm *h, const char *label,
+    struct hsm_key **out, char err[static HSM_ERR_MAX]);
+
+/* hsm_key_point(k, point): the 65-byte public point of a P-256 key. 0, or
+ * -1 (hsm_error()). */
+int hsm_key_point(struct hsm_key *k, uint8_t point[static 65]);
+
 /* hsm_key_pkey(k): the key as an EVP_PKEY that signs through the token
  * (borrowed: valid until hsm_close). */
 EVP_PKEY *hsm_key_pkey(struct hsm_key *k);
@@ -185,13 +210,44 @@ typedef int (*hsm_seal_context_fn)(void *arg, const uint8_t eph[65],
  * sealed, cap, sealed_len, err): a new device key pair (HSM_KEY_P256 or
  * HSM_KEY_P384) in the token; its public key in ${*device_pub} (caller
  * frees; hand it to hsm_issue_der) and E || C (the ephemeral point and the
- * RFC 5649 wrap of the PKCS#8 private key) in ${sealed}. Every token
- * object involved is destroyed before returning. 0, or -1.
+ * RFC 5649 wrap of the PKCS#8 private key) in ${sealed} (HSM_SEALED_MAX
+ * is enough). The pair is made as session objects (CKA_TOKEN false; the
+ * private half CKA_SENSITIVE, CKA_EXTRACTABLE only to be wrapped, no
+ * usage); it, the ephemeral pair, Z and the KEK are destroyed before
+ * returning, on every path. There is no plaintext form here: a key in the
+ * clear is the station's development-only "host" key mode, made with
+ * OpenSSL outside this module (station/seal.c), which the caller audits.
+ * 0, or -1.
  */
 int hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
     const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
     void *arg, X509_PUBKEY **device_pub, uint8_t *sealed, size_t cap,
     size_t *sealed_len, char err[static HSM_ERR_MAX]);
+
+/*
+ * hsm_rewrap_sealed(station_key, expect, in, in_len, in_context_fn,
+ * in_arg, transport, context_fn, arg, sealed, cap, sealed_len, err): a device
+ * private key that arrives sealed to this station's transport key
+ * ${station_key} (${in} = E' || C', the same SPEC.md section 2 format with
+ * the station key as recipient; ${in_context_fn} gives its KEK context
+ * from E', i.e. stamp_secret_context(E', station point,
+ * WRAPPED_DEVICE_KEY)) is opened inside the token into a session object
+ * (ECDH with CKD_NULL, the KEK, C_UnwrapKey) and sealed to the device's
+ * ${transport} key as hsm_keygen_sealed does (C_WrapKey): E || C in
+ * ${sealed}. The key is never in host memory; every token object made is
+ * destroyed before returning. A value not sealed to this station's key
+ * fails at the unwrap. With ${expect} (the public key of the device's
+ * certificate; NULL: not checked), the unwrapped key first signs a random
+ * challenge in the token, verified here against ${expect}: a key that
+ * does not belong to its certificate (a batch mix-up) is refused and
+ * nothing is handed back. 0, or -1.
+ */
+int hsm_rewrap_sealed(struct hsm_key *station_key,
+    const X509_PUBKEY *expect, const uint8_t *in,
+    size_t in_len, hsm_seal_context_fn in_context_fn, void *in_arg,
+    const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
+    void *arg, uint8_t *sealed, size_t cap, size_t *sealed_len,
+    char err[static HSM_ERR_MAX]);
 
 /* The device certificate profile (IEEE 802.1AR IDevID). */
 struct hsm_profile {
@@ -311,6 +367,16 @@ int hsm_ca_request(struct hsm_key *key, const char *subject_o,
  */
 int hsm_cert_make(EVP_PKEY *subject_key, const char *subject_o,
     const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key, bool ca,
+    unsigned days, X509 **out, char err[static HSM_ERR_MAX]);
+
+/*
+ * hsm_cert_make_transport(subject_key, subject_o, subject_cn, issuer_cert,
+ * issuer_key, days, out, err): hsm_cert_make for a station transport key:
+ * end-entity, keyUsage keyAgreement only. Batch generators seal device
+ * keys to the key in this certificate.
+ */
+int hsm_cert_make_transport(EVP_PKEY *subject_key, const char *subject_o,
+    const char *subject_cn, X509 *issuer_cert, EVP_PKEY *issuer_key,
     unsigned days, X509 **out, char err[static HSM_ERR_MAX]);
 
 /*

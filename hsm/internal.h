@@ -35,22 +35,70 @@ struct hsm_p11fn *hsm_p11fn_open(const char *module,
     char err[static HSM_ERR_MAX]);
 void hsm_p11fn_close(struct hsm_p11fn *fn);
 
-/* hsm_p11fn_ec_keygen(fn, slot_id, type, label, id, err): a persistent,
- * private, sensitive, non-extractable EC signing key pair in the token of
- * ${slot_id}; the session's login is the application's. 0 or -1. */
-int hsm_p11fn_ec_keygen(struct hsm_p11fn *fn, unsigned long slot_id,
-    enum hsm_key_type type, const char *label,
-    const uint8_t id[static HSM_ID_LEN], char err[static HSM_ERR_MAX]);
+/* hsm_p11fn_ec_keygen(h, type, label, id, derive, err): a persistent,
+ * private, sensitive, non-extractable EC key pair in the token of ${h}:
+ * for signing, or with ${derive} for key agreement only (CKA_DERIVE, no
+ * CKA_SIGN). The session's login is the application's. 0 or -1. */
+int hsm_p11fn_ec_keygen(struct hsm *h, enum hsm_key_type type,
+    const char *label, const uint8_t id[static HSM_ID_LEN], bool derive,
+    char err[static HSM_ERR_MAX]);
 
-/* hsm_p11fn_keygen_sealed(fn, slot_id, type, transport, context_fn, arg,
- * point, point_len, sealed, cap, sealed_len, err): the token key mode (see
+/* hsm_p11fn_keygen_sealed(h, type, transport, context_fn, arg, point,
+ * point_len, sealed, cap, sealed_len, err): the token key mode (see
  * hsm_keygen_sealed); the device's public point (point_len bytes) goes to
  * ${point}. */
-int hsm_p11fn_keygen_sealed(struct hsm_p11fn *fn, unsigned long slot_id,
-    enum hsm_key_type type, const uint8_t transport[static 65],
-    hsm_seal_context_fn context_fn, void *arg, uint8_t *point,
-    size_t point_len, uint8_t *sealed, size_t cap, size_t *sealed_len,
+int hsm_p11fn_keygen_sealed(struct hsm *h, enum hsm_key_type type,
+    const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
+    void *arg, uint8_t *point, size_t point_len, uint8_t *sealed, size_t cap,
+    size_t *sealed_len, char err[static HSM_ERR_MAX]);
+
+/* A proof that an unwrapped key is the one expected: the token signs
+ * ${challenge} (32 bytes, CKM_ECDSA) with it; raw r || s comes back. */
+struct hsm_proof {
+	uint8_t challenge[32];
+	uint8_t sig[96];
+	size_t sig_len;
+};
+
+/* hsm_p11fn_rewrap(h, id, id_len, proof, in, in_len, in_context_fn,
+ * in_arg, transport, context_fn, arg, sealed, cap, sealed_len, err): see
+ * hsm_rewrap_sealed; the station key is the private key with CKA_ID
+ * ${id}; ${proof} (may be NULL) is signed with the unwrapped key. */
+int hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
+    struct hsm_proof *proof,
+    const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
+    void *in_arg, const uint8_t transport[static 65],
+    hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
+    size_t *sealed_len, char err[static HSM_ERR_MAX]);
+
+/* hsm_p11_fail(err, h, what, rv): "token 'LABEL': WHAT: what happened
+ * (CKR_NAME); what to do" (p11err.c). */
+void hsm_p11_fail(char err[static HSM_ERR_MAX], struct hsm *h,
+    const char *what, unsigned long rv);
+
+/* hsm_p11_ossl(err, h, what, fallback): after a failed libp11 call: the
+ * hsm_p11_fail message if libp11 left a PKCS#11 code, else hsm_ossl with
+ * ${fallback}. */
+void hsm_p11_ossl(char err[static HSM_ERR_MAX], struct hsm *h,
+    const char *what, const char *fallback);
+
+/* hsm_ckr_name(rv): "CKR_..." for the codes the station meets, or NULL. */
+const char *hsm_ckr_name(unsigned long rv);
+
+/* hsm_ossl_take(first): empty OpenSSL's error queue; the PKCS#11 code
+ * libp11 left in it (0: none), the first error in ${*first}. */
+unsigned long hsm_ossl_take(unsigned long *first);
+
+/* hsm_sign_der(k, what, digest, digest_len, sig, sig_len, err): the
+ * token's DER signature over a digest; ${*sig_len} is the room on entry.
+ * A lost session is tried once more; a failure names the token, ${what}
+ * and the key, and leaves ${sig} wiped. 0 or -1. */
+int hsm_sign_der(struct hsm_key *k, const char *what, const uint8_t *digest,
+    size_t digest_len, uint8_t *sig, size_t *sig_len,
     char err[static HSM_ERR_MAX]);
+
+/* hsm_key_ckid(k, len): the key's CKA_ID and its length. */
+const uint8_t *hsm_key_ckid(const struct hsm_key *k, size_t *len);
 
 /* hsm_key_type_of(pkey): the HSM_KEY_* of a public key, 0 if none. */
 unsigned hsm_key_type_of(const EVP_PKEY *pkey);

@@ -7,7 +7,10 @@
  * r || s and a key id (SHA-256 of the signer's 65-byte public point),
  * which hsm_sign_rs and hsm_key_id give.
  */
+#include <stdio.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -15,25 +18,55 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <p11-kit/pkcs11.h>
+
 #include "hsm/internal.h"
+
+int
+hsm_sign_der(struct hsm_key *k, const char *what, const uint8_t *digest,
+    size_t digest_len, uint8_t *sig, size_t *sig_len,
+    char err[static HSM_ERR_MAX])
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	size_t cap = *sig_len;
+	unsigned long rv = 0, first = 0;
+	char op[128], reason[256] = "no detail";
+
+	/* A lost session is tried once more: a signature is stateless. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		*sig_len = cap;
+		if ((pctx = EVP_PKEY_CTX_new(hsm_key_pkey(k), NULL)) != NULL &&
+		    EVP_PKEY_sign_init(pctx) > 0 &&
+		    EVP_PKEY_sign(pctx, sig, sig_len, digest, digest_len) > 0) {
+			EVP_PKEY_CTX_free(pctx);
+			return 0;
+		}
+		EVP_PKEY_CTX_free(pctx);
+		rv = hsm_ossl_take(&first);
+		if (rv != CKR_SESSION_HANDLE_INVALID && rv != CKR_SESSION_CLOSED)
+			break;
+	}
+	OPENSSL_cleanse(sig, cap);
+	*sig_len = 0;
+	snprintf(op, sizeof(op), "%s with key '%s'", what, hsm_key_label(k));
+	if (rv != 0) {
+		hsm_p11_fail(err, hsm_key_hsm(k), op, rv);
+	} else {
+		if (first != 0)
+			ERR_error_string_n(first, reason, sizeof(reason));
+		hsm_fmt(err, "token '%s': %s failed (%s)",
+		    hsm_token_label(hsm_key_hsm(k)), op, reason);
+	}
+	return -1;
+}
 
 int
 hsm_sign(void *key, const uint8_t digest[32], uint8_t *sig, size_t *sig_len)
 {
 	struct hsm_key *k = key;
-	EVP_PKEY_CTX *pctx;
-	int ret = -1;
 
-	if ((pctx = EVP_PKEY_CTX_new(hsm_key_pkey(k), NULL)) == NULL ||
-	    EVP_PKEY_sign_init(pctx) <= 0 ||
-	    EVP_PKEY_sign(pctx, sig, sig_len, digest, 32) <= 0) {
-		hsm_ossl(hsm_err_buf(hsm_key_hsm(k)), "signing in the token failed");
-		goto cleanup;
-	}
-	ret = 0;
-cleanup:
-	EVP_PKEY_CTX_free(pctx);
-	return ret;
+	return hsm_sign_der(k, "signing", digest, 32, sig, sig_len,
+	    hsm_err_buf(hsm_key_hsm(k)));
 }
 
 int
@@ -70,6 +103,16 @@ int
 hsm_key_id(struct hsm_key *key, uint8_t id[static 32])
 {
 	uint8_t point[65];
+
+	if (hsm_key_point(key, point) != 0)
+		return -1;
+	SHA256(point, sizeof(point), id);
+	return 0;
+}
+
+int
+hsm_key_point(struct hsm_key *key, uint8_t point[static 65])
+{
 	size_t len = 0;
 	EVP_PKEY *pub = hsm_key_public(key);
 	int ok;
@@ -77,8 +120,7 @@ hsm_key_id(struct hsm_key *key, uint8_t id[static 32])
 	/* From the software copy: the token-backed EVP_PKEY is a legacy key
 	 * that does not answer provider parameter queries. */
 	ok = pub != NULL && EVP_PKEY_get_octet_string_param(pub,
-	    OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point), &len) == 1 &&
-	    len == sizeof(point);
+	    OSSL_PKEY_PARAM_PUB_KEY, point, 65, &len) == 1 && len == 65;
 	EVP_PKEY_free(pub);
 	if (!ok) {
 		ERR_clear_error();
@@ -86,6 +128,5 @@ hsm_key_id(struct hsm_key *key, uint8_t id[static 32])
 		    "public point", hsm_key_label(key));
 		return -1;
 	}
-	SHA256(point, sizeof(point), id);
 	return 0;
 }

@@ -207,8 +207,7 @@ login(struct hsm *h, const char *pin, char err[static HSM_ERR_MAX])
 		hsm_fmt(err, "token '%s': the PIN has expired; change it first",
 		    label);
 	else
-		hsm_fmt(err, "token '%s': login failed (PKCS#11 error 0x%lx)",
-		    label, reason);
+		hsm_p11_fail(err, h, "login", reason);
 	return -1;
 }
 
@@ -316,7 +315,8 @@ hsm_random(struct hsm *h, uint8_t *buf, size_t len)
 {
 	if (len > 0xFFFF || PKCS11_generate_random(h->slot, buf,
 	    (unsigned)len) != 0) {
-		hsm_ossl(h->err, "the token's RNG failed");
+		hsm_p11_ossl(h->err, h, "random numbers from the token",
+		    "the token's RNG failed");
 		return -1;
 	}
 	return 0;
@@ -461,7 +461,8 @@ hsm_key_find(struct hsm *h, const char *key_uri, struct hsm_key **out,
 		goto cleanup;
 	}
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
-		hsm_ossl(err, "cannot list the keys of the token");
+		hsm_p11_ossl(err, h, "listing the keys",
+		    "cannot list the keys of the token");
 		goto cleanup;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -496,9 +497,9 @@ cleanup:
 	return ret;
 }
 
-int
-hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
-    struct hsm_key **out, char err[static HSM_ERR_MAX])
+static int
+generate(struct hsm *h, const char *label, enum hsm_key_type type,
+    bool derive, struct hsm_key **out, char err[static HSM_ERR_MAX])
 {
 	PKCS11_KEY *keys = NULL;
 	unsigned int n = 0;
@@ -510,7 +511,8 @@ hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
 		return -1;
 	}
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
-		hsm_ossl(err, "cannot list the keys of the token");
+		hsm_p11_ossl(err, h, "listing the keys",
+		    "cannot list the keys of the token");
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -524,11 +526,11 @@ hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
 		hsm_fmt(err, "%s", h->err);
 		return -1;
 	}
-	if (hsm_p11fn_ec_keygen(h->fn, PKCS11_get_slotid_from_slot(h->slot),
-	    type, label, id, err) != 0)
+	if (hsm_p11fn_ec_keygen(h, type, label, id, derive, err) != 0)
 		return -1;
 	if (PKCS11_enumerate_keys(h->slot->token, &keys, &n) != 0) {
-		hsm_ossl(err, "cannot list the keys of the token");
+		hsm_p11_ossl(err, h, "listing the keys",
+		    "cannot list the keys of the token");
 		return -1;
 	}
 	for (unsigned i = 0; i < n; i++) {
@@ -540,6 +542,27 @@ hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
 	}
 	hsm_fmt(err, "the new key '%s' is not listed by the token", label);
 	return -1;
+}
+
+int
+hsm_key_generate(struct hsm *h, const char *label, enum hsm_key_type type,
+    struct hsm_key **out, char err[static HSM_ERR_MAX])
+{
+	return generate(h, label, type, false, out, err);
+}
+
+int
+hsm_key_generate_transport(struct hsm *h, const char *label,
+    struct hsm_key **out, char err[static HSM_ERR_MAX])
+{
+	return generate(h, label, HSM_KEY_P256, true, out, err);
+}
+
+const uint8_t *
+hsm_key_ckid(const struct hsm_key *k, size_t *len)
+{
+	*len = k->id_len;
+	return k->id;
 }
 
 EVP_PKEY *

@@ -80,6 +80,10 @@ static const struct key keys[] = {
 	    "pki/export.pem", 0, 0 },
 	{ "pki", "order_cert", KEY_PATH, FIELD(pki_order_cert), "pki/order.pem",
 	    0, 0 },
+	{ "pki", "transport_key", KEY_URI, FIELD(pki_transport_key),
+	    "pkcs11:object=station-transport", 0, 0 },
+	{ "pki", "transport_cert", KEY_PATH, FIELD(pki_transport_cert),
+	    "pki/station-transport.pem", 0, 0 },
 
 	{ "device", "organization", KEY_TEXT, FIELD(device_organization),
 	    "Example Devices", 0, 0 },

@@ -52,6 +52,8 @@ struct station_config {
 	char pki_export_key[CONFIG_URI_MAX];
 	char pki_export_cert[PATH_MAX];
 	char pki_order_cert[PATH_MAX];    /* verifies production orders */
+	char pki_transport_key[CONFIG_URI_MAX]; /* key agreement: batches */
+	char pki_transport_cert[PATH_MAX];
 
 	/* [device]: the device certificate profile */
 	char device_organization[CONFIG_TEXT_FIELD_MAX + 1];

@@ -10,6 +10,10 @@
  * token: subca, stamp, audit, export: P-256 keys generated in the token,
  *                     never extractable; certificates in DIR/pki/ signed
  *                     by the root (subca: CA pathlen 0; others end-entity)
+ * token: station-transport: the station's transport key (P-256, key
+ *                     agreement only), DIR/pki/station-transport.pem
+ *                     (keyUsage keyAgreement): batch generators seal
+ *                     device keys to it; the token re-wraps them
  * DIR/pki/demo-order.key, order.pem  the brand owner's order-signing key
  *                     (software, labelled demo) and its self-signed cert
  * DIR/station.conf    development mode, naming all of the above
@@ -189,21 +193,26 @@ path_in(const struct demo *d, const char *name, char out[static PATH_MAX])
 	return station_path(d->home, name, out, PATH_MAX);
 }
 
-/* token_role(d, label, cn, ca, file): a key in the token, its cert. */
+/* token_role(d, label, cn, ca, file): a key in the token, its cert;
+ * ${ca} < 0: the station transport key (key agreement). */
 static int
-token_role(struct demo *d, const char *label, const char *cn, bool ca,
+token_role(struct demo *d, const char *label, const char *cn, int ca,
     const char *file)
 {
-	struct hsm_key *key;
+	struct hsm_key *key = NULL;
 	EVP_PKEY *pub = NULL;
 	X509 *x = NULL;
 	char err[HSM_ERR_MAX], path[PATH_MAX];
 	int ret = -1;
 
-	if (hsm_key_generate(d->h, label, HSM_KEY_P256, &key, err) != 0 ||
+	if ((ca < 0 ? hsm_key_generate_transport(d->h, label, &key, err) :
+	    hsm_key_generate(d->h, label, HSM_KEY_P256, &key, err)) != 0 ||
 	    (pub = hsm_key_public(key)) == NULL ||
-	    hsm_cert_make(pub, "Station demo (not for production)", cn, d->root,
-	    d->root_key, ca, ca ? 3650 : 1825, &x, err) != 0) {
+	    (ca < 0 ? hsm_cert_make_transport(pub,
+	    "Station demo (not for production)", cn, d->root, d->root_key, 1825,
+	    &x, err) : hsm_cert_make(pub, "Station demo (not for production)",
+	    cn, d->root, d->root_key, ca > 0, ca > 0 ? 3650 : 1825, &x,
+	    err)) != 0) {
 		station_err("pki demo: %s", pub == NULL && key != NULL ?
 		    hsm_error(d->h) : err);
 		goto cleanup;
@@ -228,6 +237,8 @@ static const char demo_conf[] =
     "stamp_key = pkcs11:object=stamp\nstamp_cert = pki/stamp.pem\n"
     "audit_key = pkcs11:object=audit\naudit_cert = pki/audit.pem\n"
     "export_key = pkcs11:object=export\nexport_cert = pki/export.pem\n"
+    "transport_key = pkcs11:object=station-transport\n"
+    "transport_cert = pki/station-transport.pem\n"
     "order_cert = pki/order.pem\n\n"
     "[device]\norganization = Demo Devices\nkey_types = p256, p384, ed25519\n"
     "hardware_module_name = yes\n";
@@ -300,7 +311,9 @@ build(struct demo *d, const char *module)
 	    token_role(d, "audit", "DEMO-01 Audit Checkpoints (demo)", false,
 	    "pki/audit.pem") != 0 ||
 	    token_role(d, "export", "DEMO-01 Export Signing (demo)", false,
-	    "pki/export.pem") != 0)
+	    "pki/export.pem") != 0 ||
+	    token_role(d, "station-transport", "DEMO-01 Station Transport Key "
+	    "(demo)", -1, "pki/station-transport.pem") != 0)
 		goto cleanup;
 	n = snprintf(text, sizeof(text), demo_conf, module);
 	if (n < 0 || (size_t)n >= sizeof(text) ||
@@ -318,8 +331,9 @@ usage(FILE *out)
 {
 	fprintf(out, "Usage: station pki demo --home DIR [--module SO]\n"
 	    "\nCreates a demo station home in DIR (new or empty): a SoftHSM token\n"
-	    "store inside it, a software demo root, the sub-CA, stamp, audit and\n"
-	    "export keys generated in the token with their certificates, a demo\n"
+	    "store inside it, a software demo root, the sub-CA, stamp, audit,\n"
+	    "export and station transport keys generated in the token with their\n"
+	    "certificates, a demo\n"
 	    "order-signing key, a random PIN in DIR/pin (0600, never shown) and\n"
 	    "DIR/station.conf (development mode).\n"
 	    "  --home DIR    the new station home (default $STATION_HOME)\n"

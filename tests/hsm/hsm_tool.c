@@ -12,6 +12,8 @@
  *            (token key mode; the KEK context computed here from
  *            stamp-format/SPEC.md section 2, independently of stamp.c)
  *   hsm-tool HOME random N
+ *   hsm-tool HOME station-seal|rewrap|stamp|host-key|keybench ...
+ *            (token_tool.c)
  *   hsm-tool HOME bench SECONDS THREADS
  *   hsm-tool HOME stress N THREADS   N certificates per thread, each
  *            verified against the sub-CA key; serials must all differ
@@ -32,6 +34,7 @@
 #include "hsm/hsm.h"
 #include "station/config.h"
 #include "station/pin.h"
+#include "tests/hsm/token_tool.h"
 
 static struct station_config cfg;
 static struct hsm *h;
@@ -504,7 +507,7 @@ main(int argc, char *argv[])
 		ret = bench(atof(argv[3]), atoi(argv[4]));
 	} else if (strcmp(argv[2], "crl") == 0 && argc >= 5) {
 		ret = crl(argc - 3, argv + 3);
-	} else {
+	} else if ((ret = token_tool(argc - 2, argv + 2, &cfg, h, ca)) < 0) {
 		ret = fail("unknown command or wrong arguments");
 	}
 	hsm_ca_free(ca);

@@ -293,10 +293,10 @@ case "$(cat "$TMP/tty.out")" in *"$PIN"*) not_ok "the typed PIN is not echoed" ;
 # --- the configuration keys of the PKI and the device profile --------------
 A=$(alt badtypes 's/^key_types = .*/key_types = p256, rsa/')
 run "$STATION" config --home "$A" --quiet
-err_is "station: $A/station.conf:27: [device] key_types: expected a comma list of p256, p384, ed25519, got 'p256, rsa'" "bad key_types message"
+err_is "station: $A/station.conf:29: [device] key_types: expected a comma list of p256, p384, ed25519, got 'p256, rsa'" "bad key_types message"
 A=$(alt badoid '$a hardware_type = 1.3..6')
 run "$STATION" config --home "$A" --quiet
-err_is "station: $A/station.conf:29: [device] hardware_type: expected a dotted OID such as 1.3.6.1.4.1.99999.1, got '1.3..6'" "bad hardware_type message"
+err_is "station: $A/station.conf:31: [device] hardware_type: expected a dotted OID such as 1.3.6.1.4.1.99999.1, got '1.3..6'" "bad hardware_type message"
 A=$(alt bakuri 's#^subca_key = .*#subca_key = object=subca#')
 run "$STATION" config --home "$A" --quiet
 err_is "station: $A/station.conf:15: [pki] subca_key: expected a PKCS#11 URI starting with 'pkcs11:', got 'object=subca'" "bad key URI message"

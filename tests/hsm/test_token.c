@@ -2,8 +2,9 @@
  * test_token.c: the hsm API in-process against a SoftHSM token made for
  * this run (so that it also runs under ASan+UBSan): issuance for each key
  * type checked with OpenSSL, two threads issuing at once, hsm_sign,
- * the token key mode unwrapped with OpenSSL, and the refusals with their
- * messages (PIN, URI, key, CRL input, device input).
+ * the token key mode unwrapped with OpenSSL, re-wrapping a key sealed to
+ * a station transport key (opened again with stamp.c), and the refusals
+ * with their messages (PIN, URI, key, CRL input, device input).
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
@@ -27,6 +28,8 @@
 #include <openssl/ec.h>
 
 #include "hsm/hsm.h"
+#include "station/seal.h"
+#include "station/stamp_crypto.h"
 
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define PIN "test-pin-1234"
@@ -351,6 +354,144 @@ test_sealed(void **state)
 	X509_PUBKEY_free(pub);
 }
 
+/* open_sealed(t, sealed, len, out, out_len): the device side of a sealed
+ * WRAPPED_DEVICE_KEY value, through stamp.c and stamp_crypto.c. */
+static int
+open_sealed(EVP_PKEY *t, const uint8_t *sealed, size_t len, uint8_t *out,
+    size_t cap, size_t *out_len)
+{
+	struct stamp_ossl o;
+	struct stamp_crypto c;
+	struct stamp_record r = { STAMP_T_WRAPPED_DEVICE_KEY, STAMP_RF_SECRET |
+	    STAMP_RF_CRITICAL, (uint32_t)len, sealed, 0 };
+	struct stamp_error e;
+	uint8_t tp[65];
+
+	if (stamp_ossl_init(&o, NULL, t, &c) != 0 || stamp_ossl_point(t, tp))
+		return -1;
+	return stamp_secret_open(&r, tp, &c, out, cap, out_len, &e);
+}
+
+static void
+test_rewrap(void **state)
+{
+	struct hsm_key *station, *again;
+	EVP_PKEY *dev = EVP_EC_gen("P-256"), *t = EVP_EC_gen("P-256"), *back;
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(dev);
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	uint8_t sp[65], tp[65], in[HSM_SEALED_MAX], out[HSM_SEALED_MAX];
+	uint8_t plain[HSM_SEALED_MAX], digest[32] = { 1 }, sig[HSM_SIG_MAX];
+	size_t in_len, out_len, plain_len, sig_len = sizeof(sig);
+	char e[SEAL_ERR_MAX];
+	int der_len = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+	BIGNUM *a = NULL, *b = NULL;
+	X509_PUBKEY *dev_spki = NULL, *other_spki = NULL;
+
+	(void)state;
+	if (hsm_key_generate_transport(h, "station-transport", &station, err))
+		fail_msg("%s", err);
+	assert_int_equal(hsm_key_point(station, sp), 0);
+	assert_int_equal(stamp_ossl_point(t, tp), 0);
+	/* The batch side: sealed to the station on the host. */
+	assert_int_equal(seal_value(sp, STAMP_T_WRAPPED_DEVICE_KEY, der,
+	    (size_t)der_len, in, sizeof(in), &in_len, e), 0);
+	assert_int_equal(X509_PUBKEY_set(&dev_spki, dev), 1);
+	assert_int_equal(X509_PUBKEY_set(&other_spki, t), 1);
+	/* Checked against another key's certificate: refused. */
+	assert_int_equal(hsm_rewrap_sealed(station, other_spki, in, in_len,
+	    seal_context_key, sp, tp, seal_context_key, tp, out, sizeof(out),
+	    &out_len, err), -1);
+	assert_string_equal(err, "re-wrap: the sealed device key does not "
+	    "belong to the public key of its certificate (a batch mix-up?); "
+	    "nothing was written");
+	assert_int_equal(out_len, 0);
+	if (hsm_rewrap_sealed(station, dev_spki, in, in_len, seal_context_key,
+	    sp, tp, seal_context_key, tp, out, sizeof(out), &out_len, err) != 0)
+		fail_msg("%s", err);
+	/* The device side: stamp.c opens it, the scalar is the batch's. */
+	assert_int_equal(open_sealed(t, out, out_len, plain, sizeof(plain),
+	    &plain_len), 0);
+	p = plain;
+	assert_non_null(back = d2i_AutoPrivateKey(NULL, &p, (long)plain_len));
+	assert_int_equal(EVP_PKEY_get_bn_param(dev, "priv", &a), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(back, "priv", &b), 1);
+	assert_int_equal(BN_cmp(a, b), 0);
+	/* Sealed to the device, it does not open with the station again. */
+	assert_int_equal(hsm_rewrap_sealed(station, NULL, out, out_len,
+	    seal_context_key, sp, tp, seal_context_key, tp, in, sizeof(in),
+	    &in_len, err), -1);
+	assert_string_equal(err, "token 'unit': re-wrap: the sealed device key "
+	    "does not open with this station's transport key "
+	    "(CKR_GENERAL_ERROR): it was sealed to another key or is damaged; "
+	    "nothing was written");
+	assert_int_equal(in_len, 0);
+	/* The transport key agrees keys; it does not sign. */
+	assert_int_equal(hsm_sign(station, digest, sig, &sig_len), -1);
+	assert_string_equal(hsm_error(h), "token 'unit': signing with key "
+	    "'station-transport': the key may not be used for this "
+	    "(CKR_KEY_FUNCTION_NOT_PERMITTED); nothing was written; check the "
+	    "key's URI in station.conf");
+
+	assert_int_equal(hsm_key_find(h, "pkcs11:object=station-transport",
+	    &again, err), 0);
+	assert_ptr_equal(again, station);
+	BN_clear_free(a);
+	BN_clear_free(b);
+	X509_PUBKEY_free(dev_spki);
+	X509_PUBKEY_free(other_spki);
+	OPENSSL_clear_free(der, (size_t)der_len);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	EVP_PKEY_free(back);
+	EVP_PKEY_free(dev);
+	EVP_PKEY_free(t);
+}
+
+/* A P-384 device key made in the token, sealed to a P-256 transport key,
+ * opens with stamp.c to the key hsm_keygen_sealed certified. */
+static void
+test_sealed_p384(void **state)
+{
+	EVP_PKEY *t = EVP_EC_gen("P-256"), *dev;
+	X509_PUBKEY *pub = NULL;
+	uint8_t tp[65], sealed[HSM_SEALED_MAX], p8[HSM_SEALED_MAX], a[97];
+	size_t len, p8_len, alen;
+	const unsigned char *p = p8, *spki;
+	int spki_len;
+
+	(void)state;
+	assert_int_equal(stamp_ossl_point(t, tp), 0);
+	if (hsm_keygen_sealed(h, HSM_KEY_P384, tp, seal_context_key, tp, &pub,
+	    sealed, sizeof(sealed), &len, err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(open_sealed(t, sealed, len, p8, sizeof(p8), &p8_len),
+	    0);
+	assert_non_null(dev = d2i_AutoPrivateKey(NULL, &p, (long)p8_len));
+	assert_int_equal(EVP_PKEY_get_bits(dev), 384);
+	{
+		BIGNUM *priv = NULL;
+		EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_secp384r1);
+		EC_POINT *pt = EC_POINT_new(g);
+
+		assert_int_equal(EVP_PKEY_get_bn_param(dev, "priv", &priv), 1);
+		assert_int_equal(EC_POINT_mul(g, pt, priv, NULL, NULL, NULL), 1);
+		alen = EC_POINT_point2oct(g, pt, POINT_CONVERSION_UNCOMPRESSED, a,
+		    sizeof(a), NULL);
+		BN_clear_free(priv);
+		EC_POINT_free(pt);
+		EC_GROUP_free(g);
+	}
+	assert_int_equal(X509_PUBKEY_get0_param(NULL, &spki, &spki_len, NULL,
+	    pub), 1);
+	assert_int_equal((size_t)spki_len, alen);
+	assert_memory_equal(spki, a, alen);
+	OPENSSL_cleanse(p8, sizeof(p8));
+	EVP_PKEY_free(dev);
+	EVP_PKEY_free(t);
+	X509_PUBKEY_free(pub);
+}
+
 static void
 test_refusals(void **state)
 {
@@ -401,6 +542,22 @@ test_refusals(void **state)
 	    "100 bytes");
 	X509_PUBKEY_free(spki);
 	EVP_PKEY_free(key);
+	/* A transport key off the curve is refused before the token sees it. */
+	{
+		uint8_t bad[65], sealed[HSM_SEALED_MAX];
+		X509_PUBKEY *pub = NULL;
+		size_t n = 1;
+
+		memset(bad, 0x01, sizeof(bad));
+		bad[0] = 0x04;
+		assert_int_equal(hsm_keygen_sealed(h, HSM_KEY_P256, bad,
+		    fixed_context, NULL, &pub, sealed, sizeof(sealed), &n, err),
+		    -1);
+		assert_string_equal(err, "the transport key is not an "
+		    "uncompressed point on P-256; nothing was sealed to it");
+		assert_null(pub);
+		assert_int_equal(n, 0);
+	}
 }
 
 int
@@ -411,6 +568,8 @@ main(void)
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_sealed),
+		cmocka_unit_test(test_sealed_p384),
+		cmocka_unit_test(test_rewrap),
 		cmocka_unit_test(test_refusals),
 	};
 
