@@ -38,7 +38,7 @@ no_output F1
 # The RNG fails for the claim ID: no device.
 issue random@1 F2
 is "$RC" 1 "RNG failing for the claim ID exits 1"
-contains "$ERR" "station: claim ID: the token's RNG failed" "claim ID failure message"
+contains "$ERR" "station: claim ID: token 'station-demo': random numbers from the token: the token reported a device error (CKR_DEVICE_ERROR); nothing was written" "claim ID failure message"
 is "$(q "SELECT count(*) FROM devices WHERE serial = 'F2'")" 0 "no device without a claim ID"
 run "$STATION" audit show --home "$H" --kind session.ended
 contains "$(echo "$OUT" | tail -1)" "session.ended DEMO-01 result=failed verb=issue" "the session is recorded as failed"
@@ -47,8 +47,8 @@ no_output F2
 # The RNG fails for the certificate serial: the device is failed.
 issue random@2 F3
 is "$RC" 1 "RNG failing for the certificate serial exits 1"
-contains "$ERR" "station: device F3: issue: the token's RNG failed" "certificate serial failure message"
-contains "$(q "SELECT state || '|' || reason FROM devices WHERE serial = 'F3'")" "failed|issue: the token's RNG failed" "F3 failed, with the reason"
+contains "$ERR" "station: device F3: issue: token 'station-demo': random numbers from the token: the token reported a device error (CKR_DEVICE_ERROR); nothing was written" "certificate serial failure message"
+contains "$(q "SELECT state || '|' || reason FROM devices WHERE serial = 'F3'")" "failed|issue: token 'station-demo': random numbers from the token: the token reported a device error (CKR_DEVICE_ERROR); nothing was written" "F3 failed, with the reason"
 is "$(q "SELECT kind FROM events WHERE subject = 'F3' ORDER BY seq" | tr '\n' ' ')" \
 	"device.allocated device.key_ready device.failed " "F3's events"
 no_output F3
@@ -56,7 +56,7 @@ no_output F3
 # The sub-CA's signature fails: the device is failed.
 issue sign@2 F4
 is "$RC" 1 "the certificate signature failing exits 1"
-contains "$ERR" "station: device F4: issue: the token could not sign the device certificate" "certificate signature failure message"
+contains "$ERR" "station: device F4: issue: token 'station-demo': signing the certificate of device F4 with key 'subca': the token reported a device error (CKR_DEVICE_ERROR); nothing was written" "certificate signature failure message"
 is "$(q "SELECT state FROM devices WHERE serial = 'F4'")" "failed" "F4 failed"
 no_output F4
 
