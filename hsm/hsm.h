@@ -21,9 +21,9 @@
  * the first attempt survives); a signature is tried once more, but libp11
  * 0.4.12 keeps its pooled session handle, so a session lost under libp11
  * ends in the message that the officer must restart and log in. A login
- * is never repeated by this module. The token's PIN is never kept by this module after
- * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
- * fork while a token is open).
+ * is never repeated by this module, and the token's PIN is not kept by
+ * it after hsm_open returns (libp11 keeps a copy for re-login after fork;
+ * do not fork while a token is open).
  *
  * One token is open per process at a time (libp11 contexts on one module
  * share its initialisation; closing one would finalise the other):

@@ -503,7 +503,8 @@ rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
 
 int
 hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
-    struct hsm_proof *proof, const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
+    struct hsm_proof *proof, const uint8_t *in, size_t in_len,
+    hsm_seal_context_fn in_context_fn,
     void *in_arg, const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
     size_t *sealed_len, char err[static HSM_ERR_MAX])
