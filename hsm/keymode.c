@@ -217,7 +217,7 @@ hsm_rewrap_sealed(struct hsm_key *station_key, const X509_PUBKEY *expect,
 		return -1;
 	}
 	if (hsm_p11fn_rewrap(hsm_key_hsm(station_key), id, id_len,
-	    expect != NULL ? &proof : NULL, in, in_len, in_context_fn, in_arg,
+	    hsm_key_handle(station_key), expect != NULL ? &proof : NULL, in, in_len, in_context_fn, in_arg,
 	    transport, context_fn, arg, sealed, cap, sealed_len, err) != 0)
 		return -1;
 	if (expect != NULL && !proof_ok(expect, &proof)) {
