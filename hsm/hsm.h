@@ -21,9 +21,9 @@
  * the first attempt survives); a signature is tried once more, but libp11
  * 0.4.12 keeps its pooled session handle, so a session lost under libp11
  * ends in the message that the officer must restart and log in. A login
- * is never repeated by this module. The token's PIN is never kept by this module after
- * hsm_open returns (libp11 keeps a copy for re-login after fork; do not
- * fork while a token is open).
+ * is never repeated by this module, and the token's PIN is not kept by
+ * it after hsm_open returns (libp11 keeps a copy for re-login after fork;
+ * do not fork while a token is open).
  *
  * One token is open per process at a time (libp11 contexts on one module
  * share its initialisation; closing one would finalise the other):
@@ -209,7 +209,9 @@ typedef int (*hsm_seal_context_fn)(void *arg, const uint8_t eph[65],
  * hsm_keygen_sealed(h, type, transport, context_fn, arg, device_pub,
  * sealed, cap, sealed_len, err): a new device key pair (HSM_KEY_P256 or
  * HSM_KEY_P384) in the token; its public key in ${*device_pub} (caller
- * frees; hand it to hsm_issue_der) and E || C (the ephemeral point and the
+ * frees; hand it to hsm_issue_der; it holds the algorithm and the point,
+ * for X509_PUBKEY_get0_param and i2d_X509_PUBKEY, and is not decoded:
+ * X509_PUBKEY_get0 gives NULL on it) and E || C (the ephemeral point and the
  * RFC 5649 wrap of the PKCS#8 private key) in ${sealed} (HSM_SEALED_MAX
  * is enough). The pair is made as session objects (CKA_TOKEN false; the
  * private half CKA_SENSITIVE, CKA_EXTRACTABLE only to be wrapped, no

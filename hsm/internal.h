@@ -63,9 +63,10 @@ struct hsm_proof {
 /* hsm_p11fn_rewrap(h, id, id_len, proof, in, in_len, in_context_fn,
  * in_arg, transport, context_fn, arg, sealed, cap, sealed_len, err): see
  * hsm_rewrap_sealed; the station key is the private key with CKA_ID
- * ${id}; ${proof} (may be NULL) is signed with the unwrapped key. */
+ * ${id}, its handle cached in ${*handle}; ${proof} (may be NULL) is
+ * signed with the unwrapped key. */
 int hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
-    struct hsm_proof *proof,
+    _Atomic unsigned long *handle, struct hsm_proof *proof,
     const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
     void *in_arg, const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
@@ -96,6 +97,11 @@ unsigned long hsm_ossl_take(unsigned long *first);
 int hsm_sign_der(struct hsm_key *k, const char *what, const uint8_t *digest,
     size_t digest_len, uint8_t *sig, size_t *sig_len,
     char err[static HSM_ERR_MAX]);
+
+/* hsm_key_handle(k): where p11fn.c keeps the key's object handle once
+ * found (token objects keep their handles while the application runs;
+ * looking a key up costs SoftHSM about 0.2 ms). */
+_Atomic unsigned long *hsm_key_handle(struct hsm_key *k);
 
 /* hsm_key_ckid(k, len): the key's CKA_ID and its length. */
 const uint8_t *hsm_key_ckid(const struct hsm_key *k, size_t *len);

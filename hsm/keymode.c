@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -65,35 +66,69 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 	if (hsm_p11fn_keygen_sealed(h, type, transport, context_fn, arg, point,
 	    point_len, sealed, cap, sealed_len, err) != 0)
 		return -1;
+	/* The algorithm and the point, not decoded into an EVP_PKEY: OpenSSL
+	 * 3's decoder would cost more than the token's key generation. */
 	if ((pub = X509_PUBKEY_new()) == NULL ||
 	    (copy = OPENSSL_memdup(point, point_len)) == NULL) {
-		X509_PUBKEY_free(pub);
 		hsm_fmt(err, "out of memory");
-		return -1;
+		goto fail;
 	}
 	if (X509_PUBKEY_set0_param(pub, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
 	    V_ASN1_OBJECT, OBJ_nid2obj(curve), copy, (int)point_len) != 1) {
 		OPENSSL_free(copy);
-		X509_PUBKEY_free(pub);
 		hsm_ossl(err, "cannot encode the device public key");
-		return -1;
+		goto fail;
 	}
-	/* Through DER once, so that X509_PUBKEY_get() works on the result. */
-	{
-		unsigned char *der = NULL;
-		const unsigned char *p;
-		int len = i2d_X509_PUBKEY(pub, &der);
-
-		X509_PUBKEY_free(pub);
-		p = der;
-		*device_pub = len > 0 ? d2i_X509_PUBKEY(NULL, &p, len) : NULL;
-		OPENSSL_free(der);
-	}
-	if (*device_pub == NULL) {
-		hsm_ossl(err, "cannot encode the device public key");
-		return -1;
-	}
+	*device_pub = pub;
 	return 0;
+fail:
+	/* No partial output: the sealed key goes with the public key. */
+	X509_PUBKEY_free(pub);
+	OPENSSL_cleanse(sealed, cap);
+	*sealed_len = 0;
+	return -1;
+}
+
+/* pkey_of(spki): an EVP_PKEY for an EC X509_PUBKEY, also for one that
+ * was never decoded (hsm_keygen_sealed's): from its curve and point. */
+static EVP_PKEY *
+pkey_of(const X509_PUBKEY *spki)
+{
+	EVP_PKEY *pkey = X509_PUBKEY_get0(spki), *out = NULL;
+	EVP_PKEY_CTX *ctx;
+	const unsigned char *point;
+	const void *param;
+	X509_ALGOR *alg;
+	int point_len, ptype, nid;
+
+	ERR_clear_error();
+	if (pkey != NULL)
+		return EVP_PKEY_up_ref(pkey) == 1 ? pkey : NULL;
+	if (X509_PUBKEY_get0_param(NULL, &point, &point_len, &alg, spki) != 1)
+		return NULL;
+	X509_ALGOR_get0(NULL, &ptype, &param, alg);
+	if (ptype != V_ASN1_OBJECT)
+		return NULL;
+	nid = OBJ_obj2nid(param);
+	{
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_utf8_string("group", (char *)(nid ==
+			    NID_secp384r1 ? "P-384" : "P-256"), 0),
+			OSSL_PARAM_octet_string("pub", (void *)point,
+			    (size_t)point_len),
+			OSSL_PARAM_END,
+		};
+
+		if (nid != NID_secp384r1 && nid != NID_X9_62_prime256v1)
+			return NULL;
+		if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) == NULL)
+			return NULL;
+		if (EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &out,
+		    EVP_PKEY_PUBLIC_KEY, params) != 1)
+			out = NULL;
+		EVP_PKEY_CTX_free(ctx);
+	}
+	return out;
 }
 
 /* proof_ok(expect, proof): the raw ECDSA signature of the challenge
@@ -101,7 +136,7 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 static int
 proof_ok(const X509_PUBKEY *expect, const struct hsm_proof *proof)
 {
-	EVP_PKEY *pub = X509_PUBKEY_get0(expect);
+	EVP_PKEY *pub = pkey_of(expect);
 	EVP_PKEY_CTX *ctx = NULL;
 	ECDSA_SIG *sig = ECDSA_SIG_new();
 	BIGNUM *r = NULL, *s = NULL;
@@ -128,6 +163,7 @@ cleanup:
 	OPENSSL_free(der);
 	ECDSA_SIG_free(sig);
 	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pub);
 	ERR_clear_error();
 	return ok;
 }
@@ -181,7 +217,7 @@ hsm_rewrap_sealed(struct hsm_key *station_key, const X509_PUBKEY *expect,
 		return -1;
 	}
 	if (hsm_p11fn_rewrap(hsm_key_hsm(station_key), id, id_len,
-	    expect != NULL ? &proof : NULL, in, in_len, in_context_fn, in_arg,
+	    hsm_key_handle(station_key), expect != NULL ? &proof : NULL, in, in_len, in_context_fn, in_arg,
 	    transport, context_fn, arg, sealed, cap, sealed_len, err) != 0)
 		return -1;
 	if (expect != NULL && !proof_ok(expect, &proof)) {

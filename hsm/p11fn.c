@@ -444,7 +444,7 @@ find_private(struct op *o, const uint8_t *id, size_t id_len,
 /* One attempt of hsm_p11fn_rewrap, in a new session. */
 static CK_RV
 rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
-    struct hsm_proof *proof, const uint8_t *in, size_t in_len,
+    _Atomic unsigned long *handle, struct hsm_proof *proof, const uint8_t *in, size_t in_len,
     hsm_seal_context_fn in_context_fn, void *in_arg,
     const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
@@ -472,8 +472,11 @@ rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
 	CK_ULONG sig_len;
 
 	o->step = "find the station transport key";
-	if ((rv = find_private(o, id, id_len, &station)) != CKR_OK)
-		return rv;
+	if ((station = *handle) == 0) {
+		if ((rv = find_private(o, id, id_len, &station)) != CKR_OK)
+			return rv;
+		*handle = station;
+	}
 	o->step = "compute the KEK context of the sealed key";
 	if (in_context_fn(in_arg, in, context) != 0)
 		return CKR_FUNCTION_FAILED;
@@ -503,7 +506,8 @@ rewrap_once(struct op *o, const uint8_t *id, size_t id_len,
 
 int
 hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
-    struct hsm_proof *proof, const uint8_t *in, size_t in_len, hsm_seal_context_fn in_context_fn,
+    _Atomic unsigned long *handle, struct hsm_proof *proof, const uint8_t *in, size_t in_len,
+    hsm_seal_context_fn in_context_fn,
     void *in_arg, const uint8_t transport[static 65],
     hsm_seal_context_fn context_fn, void *arg, uint8_t *sealed, size_t cap,
     size_t *sealed_len, char err[static HSM_ERR_MAX])
@@ -519,9 +523,16 @@ hsm_p11fn_rewrap(struct hsm *h, const uint8_t *id, size_t id_len,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if ((rv = op_begin(&o, h)) != CKR_OK)
 			break;
-		rv = rewrap_once(&o, id, id_len, proof, in, in_len, in_context_fn,
-		    in_arg, transport, context_fn, arg, sealed, cap, sealed_len);
+		rv = rewrap_once(&o, id, id_len, handle, proof, in, in_len,
+		    in_context_fn, in_arg, transport, context_fn, arg, sealed, cap,
+		    sealed_len);
 		op_end(&o);
+		/* A cached handle the token no longer knows: look it up again. */
+		if ((rv == CKR_KEY_HANDLE_INVALID ||
+		    rv == CKR_OBJECT_HANDLE_INVALID) && *handle != 0) {
+			*handle = 0;
+			continue;
+		}
 		if (!session_lost(rv))
 			break;
 	}

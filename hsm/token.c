@@ -36,6 +36,8 @@ struct hsm_key {
 	size_t id_len;
 	EVP_PKEY *pkey;      /* private, signs through the token */
 	char label[HSM_LABEL_MAX + 1];
+	_Atomic unsigned long handle;  /* its object handle, once p11fn.c
+	                                * looked it up (0: not yet) */
 };
 
 struct hsm {
@@ -556,6 +558,12 @@ hsm_key_generate_transport(struct hsm *h, const char *label,
     struct hsm_key **out, char err[static HSM_ERR_MAX])
 {
 	return generate(h, label, HSM_KEY_P256, true, out, err);
+}
+
+_Atomic unsigned long *
+hsm_key_handle(struct hsm_key *k)
+{
+	return &k->handle;
 }
 
 const uint8_t *

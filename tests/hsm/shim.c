@@ -197,7 +197,8 @@ w_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify,
 
 	if (rv == CKR_OK)
 		rv = shim_real->C_OpenSession(slot, flags, app, notify, s);
-	shim_add(&l, "C_OpenSession slot=%lu rw=%d", slot, (flags & CKF_RW_SESSION) != 0);
+	shim_add(&l, "C_OpenSession slot=%lu rw=%d", slot,
+	    (flags & CKF_RW_SESSION) != 0);
 	if (rv == CKR_OK)
 		shim_add(&l, " s=%lu", *s);
 	shim_emit(&l, rv);
@@ -462,7 +463,8 @@ w_WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE wrapping,
 }
 
 static CK_RV
-w_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE unwrapping,
+w_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
+    CK_OBJECT_HANDLE unwrapping,
     CK_BYTE_PTR in, CK_ULONG in_len, CK_ATTRIBUTE_PTR t, CK_ULONG n,
     CK_OBJECT_HANDLE_PTR key)
 {

@@ -203,7 +203,8 @@ shim_plain(const char *name, CK_RV rv)
 	{ CK_RV rv = shim_real->C_##n(a, b, c); shim_plain("C_" #n, rv); return rv; }
 #define PASS5(n, T1, T2, T3, T4, T5) \
 	static CK_RV w_##n(T1 a, T2 b, T3 c, T4 d, T5 e) \
-	{ CK_RV rv = shim_real->C_##n(a, b, c, d, e); shim_plain("C_" #n, rv); return rv; }
+	{ CK_RV rv = shim_real->C_##n(a, b, c, d, e); \
+	shim_plain("C_" #n, rv); return rv; }
 #define S CK_SESSION_HANDLE
 #define B CK_BYTE_PTR
 #define U CK_ULONG
