@@ -2,14 +2,8 @@
 UNIT_TESTS += $(BUILD)/tests/station/test_config
 $(BUILD)/tests/station/test_config: $(BUILD)/obj/station/config.o
 
-# A PKCS#11 module that forwards to SoftHSM and fails the Nth
-# C_GenerateRandom or C_Sign ($STATION_P11_FAULT; tests/station/fault_p11.c).
-STATION_FAULT_P11 := $(BUILD)/test-tools/station-fault-p11.so
-$(STATION_FAULT_P11): tests/station/fault_p11.c
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
-
-check: $(STATION_FAULT_P11)
+# fault.test.sh fails token calls through tests/hsm/shim.c (pkcs11-shim.so).
+check: $(HSM_SHIM)
 
 # Identities: serial templates, claim IDs, the normaliser (a real audit
 # database for the collision retry; hsm_random behind identity_hsm_rng).
