@@ -491,6 +491,57 @@ cleanup:
 	return ret;
 }
 
+struct denied {
+	FILE *f;
+	uint64_t n;
+};
+
+static int
+one_denied(void *ctx, const struct audit_deny *e)
+{
+	struct denied *d = ctx;
+	char added[32];
+
+	iso(e->added_us, added);
+	fputc('{', d->f);
+	field(d->f, "kind", e->kind, true);
+	field(d->f, "value", e->value, false);
+	field(d->f, "reason", e->reason, false);
+	field(d->f, "added", added, false);
+	fputs("}\n", d->f);
+	d->n++;
+	return 0;
+}
+
+/* deny_list(cfg, sa, dir, m): denied.jsonl, the whole deny list now. */
+static int
+deny_list(const struct station_config *cfg, struct station_audit *sa,
+    const char *dir, struct export_manifest *m)
+{
+	struct denied d = { NULL, 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	int ret = -1;
+
+	if ((d.f = open_memstream(&buf, &len)) == NULL) {
+		station_err("out of memory");
+		return -1;
+	}
+	if (audit_denies(sa->a, one_denied, &d) != 0) {
+		station_err("%s: %s", cfg->audit_database, audit_error(sa->a));
+		fclose(d.f);
+		goto cleanup;
+	}
+	if (fclose(d.f) != 0) {
+		station_err("out of memory");
+		goto cleanup;
+	}
+	ret = put_file(dir, "denied.jsonl", buf, len, d.n, m);
+cleanup:
+	free(buf);
+	return ret;
+}
+
 /* record(cfg, sa, m, manifest_sha): the export.written event. */
 static int
 record(const struct station_config *cfg, struct station_audit *sa,
@@ -637,7 +688,8 @@ export_write(const struct station_config *cfg, struct station_audit *sa,
 	    (out.csv_buf != NULL && put_file(partial, "devices.csv",
 	    out.csv_buf, out.csv_len, m->devices + 1, m) != 0) ||
 	    (out.aws_buf != NULL && put_file(partial, "aws-bulk.jsonl",
-	    out.aws_buf, out.aws_len, out.aws_lines, m) != 0))
+	    out.aws_buf, out.aws_len, out.aws_lines, m) != 0) ||
+	    deny_list(cfg, sa, partial, m) != 0)
 		goto cleanup;
 	/* The CRL as `station crl` makes it, recorded in this session. */
 	if ((crl = BIO_new(BIO_s_mem())) == NULL ||

@@ -3,7 +3,8 @@
  *
  * An export is a folder: devices.jsonl (always; one device a line, the
  * schema of docs/EXPORT.md), devices.csv (--format csv) or aws-bulk.jsonl
- * (--format aws: AWS IoT bulk-registration parameters), crl.pem (the
+ * (--format aws: AWS IoT bulk-registration parameters), denied.jsonl
+ * (the deny list as it is now), crl.pem (the
  * sub-CA's current CRL, made for this export), subca.pem and audit.pem
  * (the certificates a verifier needs besides the root), manifest.json
  * (export_manifest.c) and manifest.json.p7s, a detached CMS signature of

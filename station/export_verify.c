@@ -108,8 +108,8 @@ read_cert(const char *text, size_t len)
 static int
 check_files(const char *dir, const struct export_manifest *m)
 {
-	static const char *const always[] = { "devices.jsonl", "crl.pem",
-	    "subca.pem", "audit.pem" };
+	static const char *const always[] = { "devices.jsonl", "denied.jsonl",
+	    "crl.pem", "subca.pem", "audit.pem" };
 	const char *extra = strcmp(m->format, "csv") == 0 ? "devices.csv" :
 	    strcmp(m->format, "aws") == 0 ? "aws-bulk.jsonl" : NULL;
 	DIR *d;
@@ -120,8 +120,8 @@ check_files(const char *dir, const struct export_manifest *m)
 		station_err("export verify: unknown format '%s'", m->format);
 		return -1;
 	}
-	for (size_t i = 0; i < 5; i++) {
-		const char *want = i < 4 ? always[i] : extra;
+	for (size_t i = 0; i < 6; i++) {
+		const char *want = i < 5 ? always[i] : extra;
 		bool listed = false;
 
 		if (want == NULL)
@@ -134,9 +134,9 @@ check_files(const char *dir, const struct export_manifest *m)
 			return -1;
 		}
 	}
-	if (m->n_files != (extra ? 5u : 4u)) {
+	if (m->n_files != (extra ? 6u : 5u)) {
 		station_err("export verify: the manifest lists %zu files, a %s "
-		    "export has %u", m->n_files, m->format, extra ? 5u : 4u);
+		    "export has %u", m->n_files, m->format, extra ? 6u : 5u);
 		return -1;
 	}
 	if ((d = opendir(dir)) == NULL) {

@@ -57,7 +57,7 @@ run "$STATION" export --home "$H" --format csv -o "$TMP/e1"
 is "$RC" 0 "export exits 0"
 through1=$(q "SELECT max(seq) FROM events WHERE kind = 'session.started'")
 contains "$OUT" "export $TMP/e1: events 1 to" "export message"
-is "$(ls "$TMP/e1" | tr '\n' ' ')" "audit.pem crl.pem devices.csv devices.jsonl manifest.json manifest.json.p7s subca.pem " "the export's files"
+is "$(ls "$TMP/e1" | tr '\n' ' ')" "audit.pem crl.pem denied.jsonl devices.csv devices.jsonl manifest.json manifest.json.p7s subca.pem " "the export's files"
 is "$(cmsv "$TMP/e1")" "CMS Verification successful" "openssl cms -verify accepts the manifest's signature"
 run "$STATION" export verify "$TMP/e1" --trust "$ROOT"
 is "$RC" 0 "export verify exits 0"
@@ -70,6 +70,7 @@ sn2=$(openssl x509 -in "$TMP/SN-2.pem" -noout -serial | cut -d= -f2)
 contains "$(openssl crl -in "$TMP/e1/crl.pem" -noout -text)" "Serial Number: $sn2" "the revoked device is on the export's CRL"
 run openssl crl -in "$TMP/e1/crl.pem" -CAfile "$TMP/e1/subca.pem" -noout -verify
 is "$RC" 0 "openssl accepts the export's CRL"
+is "$(cat "$TMP/e1/denied.jsonl" | sed 's/"added":"[^"]*"/"added":T/')" '{"kind":"serial","value":"SN-2","reason":"revoked: keyCompromise","added":T}' "the revoked device's serial is in the export's deny list"
 is "$(head -1 "$TMP/e1/devices.csv" | cut -d, -f1-3)" "serial,claim_id,product" "CSV header"
 is "$(grep -c . "$TMP/e1/devices.csv")" 4 "CSV: header and three devices"
 grep -qi 'PRIVATE\|pin' "$TMP/e1"/devices.* && not_ok "no secret in the export" || ok "no secret in the export"
