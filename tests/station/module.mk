@@ -10,3 +10,11 @@ $(STATION_FAULT_P11): tests/station/fault_p11.c
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 check: $(STATION_FAULT_P11)
+
+# An event dated in the future, for clock.test.sh (tests/station/clock_future.c).
+STATION_CLOCK_FUTURE := $(BUILD)/testbin/station-clock-future
+$(STATION_CLOCK_FUTURE): $(BUILD)/obj/tests/station/clock_future.o $(AUDIT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+check: $(STATION_CLOCK_FUTURE)
