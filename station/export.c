@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 
 #include "station/export.h"
+#include "station/export_lines.h"
 #include "station/revoke.h"
 #include "station/station.h"
 
@@ -43,14 +44,6 @@ struct serials {
 	uint64_t after, through;
 	const char *order;
 	int failed;
-};
-
-/* The three output streams. */
-struct outputs {
-	FILE *jsonl, *csv, *aws;
-	char *jsonl_buf, *csv_buf, *aws_buf;
-	size_t jsonl_len, csv_len, aws_len;
-	uint64_t aws_lines;
 };
 
 static int
@@ -77,13 +70,6 @@ pick(void *ctx, const struct audit_device *d)
 	return 0;
 }
 
-/* The details the bench may have recorded on a device's events. */
-struct extra {
-	uint64_t through;
-	char claim_mode[AUDIT_TEXT_MAX + 1];
-	char token_sha256[AUDIT_TEXT_MAX + 1];
-};
-
 static void
 detail_text(const struct audit_detail *d, char out[static AUDIT_TEXT_MAX + 1])
 {
@@ -97,7 +83,7 @@ detail_text(const struct audit_detail *d, char out[static AUDIT_TEXT_MAX + 1])
 static int
 scan_extra(void *ctx, const struct audit_event *e)
 {
-	struct extra *x = ctx;
+	struct export_extra *x = ctx;
 	struct audit_detail d[AUDIT_FIELDS_MAX];
 	size_t n;
 
@@ -111,170 +97,6 @@ scan_extra(void *ctx, const struct audit_event *e)
 			detail_text(&d[i], x->token_sha256);
 	}
 	return 0;
-}
-
-/* pem(type, der, len): ${der} as a malloc'ed PEM text, or NULL. */
-static char *
-pem(const char *type, const uint8_t *der, size_t len)
-{
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *out = NULL;
-	long n;
-
-	if (b != NULL && PEM_write_bio(b, type, "", der, (long)len) > 0 &&
-	    (n = BIO_get_mem_data(b, &data)) > 0)
-		out = strndup(data, (size_t)n);
-	BIO_free(b);
-	return out;
-}
-
-/* b64(der, len): one-line base64 of ${der}, malloc'ed. */
-static char *
-b64(const uint8_t *der, size_t len)
-{
-	char *out = malloc(4 * ((len + 2) / 3) + 1);
-
-	if (out != NULL)
-		EVP_EncodeBlock((unsigned char *)out, der, (int)len);
-	return out;
-}
-
-static void
-iso(int64_t us, char buf[static 32])
-{
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL ||
-	    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, 32, "?");
-}
-
-/* field(f, key, value, first): ,"key":"value" or null if ${value} is "" */
-static void
-field(FILE *f, const char *key, const char *value, bool first)
-{
-	fprintf(f, "%s\"%s\":", first ? "" : ",", key);
-	if (value == NULL || value[0] == '\0')
-		fputs("null", f);
-	else
-		export_json_string(f, value);
-}
-
-static void
-csv_field(FILE *f, const char *value, bool first)
-{
-	if (!first)
-		fputc(',', f);
-	if (value == NULL)
-		return;
-	if (strpbrk(value, ",\"\r\n") == NULL) {
-		fputs(value, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *value; value++) {
-		if (*value == '"')
-			fputc('"', f);
-		fputc(*value, f);
-	}
-	fputc('"', f);
-}
-
-static const char csv_header[] = "serial,claim_id,product,hardware_id,order,"
-    "station,state,reason,key_mode,claim_mode,provisioning_token_sha256,"
-    "certificate_serial,certificate_der_base64,public_key_der_base64,"
-    "last_seq,updated\r\n";
-
-/* aws_status(s): the certificate status the AWS template gets. */
-static const char *
-aws_status(enum audit_state s)
-{
-	return s == AUDIT_DONE ? "ACTIVE" : s == AUDIT_REVOKED ? "REVOKED" :
-	    "INACTIVE";
-}
-
-/* one_device(...): the lines of device ${d} on each output. */
-static int
-one_device(struct outputs *o, const char *station, const struct audit_device *d,
-    const char *product, const struct extra *x)
-{
-	char *cert_pem = NULL, *key_pem = NULL, *cert_b64 = NULL, *key_b64 = NULL;
-	char updated[32], seq[24];
-	const char *state = audit_state_name(d->state);
-	int ret = -1;
-
-	if (d->cert_der_len > 0 &&
-	    ((cert_pem = pem("CERTIFICATE", d->cert_der, d->cert_der_len)) ==
-	    NULL || (cert_b64 = b64(d->cert_der, d->cert_der_len)) == NULL))
-		goto cleanup;
-	if (d->public_key_len > 0 &&
-	    ((key_pem = pem("PUBLIC KEY", d->public_key, d->public_key_len)) ==
-	    NULL || (key_b64 = b64(d->public_key, d->public_key_len)) == NULL))
-		goto cleanup;
-	iso(d->updated_us, updated);
-	snprintf(seq, sizeof(seq), "%" PRIu64, d->last_seq);
-
-	fputc('{', o->jsonl);
-	field(o->jsonl, "serial", d->serial, true);
-	field(o->jsonl, "claim_id", d->claim_id, false);
-	field(o->jsonl, "product", product, false);
-	field(o->jsonl, "hardware_id", d->hardware_id, false);
-	field(o->jsonl, "order", d->order_id, false);
-	field(o->jsonl, "station", station, false);
-	field(o->jsonl, "state", state, false);
-	field(o->jsonl, "reason", d->reason, false);
-	field(o->jsonl, "key_mode", d->key_mode, false);
-	field(o->jsonl, "claim_mode", x->claim_mode, false);
-	field(o->jsonl, "provisioning_token_sha256", x->token_sha256, false);
-	field(o->jsonl, "certificate_serial", d->cert_serial, false);
-	field(o->jsonl, "certificate_pem", cert_pem, false);
-	field(o->jsonl, "public_key_pem", key_pem, false);
-	fprintf(o->jsonl, ",\"last_seq\":%s", seq);
-	field(o->jsonl, "updated", updated, false);
-	fputs("}\n", o->jsonl);
-
-	if (o->csv != NULL) {
-		csv_field(o->csv, d->serial, true);
-		csv_field(o->csv, d->claim_id, false);
-		csv_field(o->csv, product, false);
-		csv_field(o->csv, d->hardware_id, false);
-		csv_field(o->csv, d->order_id, false);
-		csv_field(o->csv, station, false);
-		csv_field(o->csv, state, false);
-		csv_field(o->csv, d->reason, false);
-		csv_field(o->csv, d->key_mode, false);
-		csv_field(o->csv, x->claim_mode, false);
-		csv_field(o->csv, x->token_sha256, false);
-		csv_field(o->csv, d->cert_serial, false);
-		csv_field(o->csv, cert_b64, false);
-		csv_field(o->csv, key_b64, false);
-		csv_field(o->csv, seq, false);
-		csv_field(o->csv, updated, false);
-		fputs("\r\n", o->csv);
-	}
-	/* AWS: one registration per certificate; no certificate, no thing. */
-	if (o->aws != NULL && cert_pem != NULL) {
-		fputc('{', o->aws);
-		field(o->aws, "ThingName", d->serial, true);
-		field(o->aws, "SerialNumber", d->serial, false);
-		field(o->aws, "CertificatePem", cert_pem, false);
-		field(o->aws, "CertificateStatus", aws_status(d->state), false);
-		field(o->aws, "ClaimId", d->claim_id, false);
-		field(o->aws, "HardwareId", d->hardware_id[0] ? d->hardware_id :
-		    "none", false);
-		field(o->aws, "Product", product[0] ? product : "none", false);
-		field(o->aws, "StationId", station, false);
-		fputs("}\n", o->aws);
-		o->aws_lines++;
-	}
-	ret = 0;
-cleanup:
-	free(cert_pem);
-	free(key_pem);
-	free(cert_b64);
-	free(key_b64);
-	return ret;
 }
 
 /* put_file(dir, name, data, len, lines, m): a new file ${dir}/${name}
@@ -444,11 +266,11 @@ remove_partial(const char *dir, const struct export_manifest *m)
 /* devices(cfg, sa, s, o, m): one line per device of ${s}, counted. */
 static int
 devices(const struct station_config *cfg, struct station_audit *sa,
-    const struct serials *s, struct outputs *o, struct export_manifest *m)
+    const struct serials *s, struct export_outputs *o, struct export_manifest *m)
 {
 	struct audit_device *d = malloc(sizeof(*d));
 	struct audit_order *ord = malloc(sizeof(*ord));
-	struct extra x;
+	struct export_extra x;
 	char product[AUDIT_TEXT_MAX + 1];
 	int ret = -1;
 
@@ -473,7 +295,7 @@ devices(const struct station_config *cfg, struct station_audit *sa,
 		x.through = s->through;
 		if (audit_events(sa->a, &f, scan_extra, &x) != 0)
 			goto db;
-		if (one_device(o, cfg->station_id, d, product, &x) != 0) {
+		if (export_device_lines(o, cfg->station_id, d, product, &x) != 0) {
 			station_err("export: device %s: cannot encode it",
 			    d->serial);
 			goto cleanup;
@@ -502,12 +324,12 @@ one_denied(void *ctx, const struct audit_deny *e)
 	struct denied *d = ctx;
 	char added[32];
 
-	iso(e->added_us, added);
+	export_iso(e->added_us, added);
 	fputc('{', d->f);
-	field(d->f, "kind", e->kind, true);
-	field(d->f, "value", e->value, false);
-	field(d->f, "reason", e->reason, false);
-	field(d->f, "added", added, false);
+	export_field(d->f, "kind", e->kind, true);
+	export_field(d->f, "value", e->value, false);
+	export_field(d->f, "reason", e->reason, false);
+	export_field(d->f, "added", added, false);
 	fputs("}\n", d->f);
 	d->n++;
 	return 0;
@@ -585,7 +407,7 @@ start(const struct station_config *cfg, struct station_audit *sa,
 	snprintf(m->schema, sizeof(m->schema), "%s", EXPORT_SCHEMA);
 	snprintf(m->station_id, sizeof(m->station_id), "%s", cfg->station_id);
 	snprintf(m->format, sizeof(m->format), "%s", o->format);
-	iso((int64_t)time(NULL) * 1000000, m->created);
+	export_iso((int64_t)time(NULL) * 1000000, m->created);
 	if (o->order != NULL) {
 		if ((ord = malloc(sizeof(*ord))) == NULL)
 			return -1;
@@ -634,7 +456,7 @@ export_write(const struct station_config *cfg, struct station_audit *sa,
     struct export_manifest *m)
 {
 	struct serials s = { 0 };
-	struct outputs out = { 0 };
+	struct export_outputs out = { 0 };
 	struct audit_checkpoint cp;
 	char partial[PATH_MAX], *manifest = NULL, *crl_text;
 	uint8_t *sig = NULL, sha[32];
@@ -673,7 +495,7 @@ export_write(const struct station_config *cfg, struct station_audit *sa,
 		goto cleanup;
 	}
 	if (out.csv != NULL)
-		fputs(csv_header, out.csv);
+		fputs(export_csv_header, out.csv);
 	if (devices(cfg, sa, &s, &out, m) != 0)
 		goto cleanup;
 	if (fclose(out.jsonl) != 0 || (out.csv && fclose(out.csv) != 0) ||
