@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/bn.h>
 #include <openssl/cms.h>
@@ -32,13 +33,15 @@
 #include "station/export.h"
 #include "station/station.h"
 
-/* slurp(dir, name, max, out, len): the file, malloc'ed (NUL added). */
+/* slurp(dir, name, max, out, len): the file (at most ${max} bytes),
+ * malloc'ed with a NUL after it. */
 static int
 slurp(const char *dir, const char *name, size_t max, char **out, size_t *len)
 {
 	char path[PATH_MAX];
+	struct stat st;
 	FILE *f;
-	char *buf;
+	char *buf = NULL;
 	size_t n;
 
 	*out = NULL;
@@ -48,24 +51,30 @@ slurp(const char *dir, const char *name, size_t max, char **out, size_t *len)
 		    strerror(errno));
 		return -1;
 	}
-	if ((buf = malloc(max + 1)) == NULL) {
-		fclose(f);
-		station_err("out of memory");
-		return -1;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > max) {
+		station_err("export verify: %s: not a regular file of at most "
+		    "%zu bytes", path, max);
+		goto fail;
 	}
-	n = fread(buf, 1, max + 1, f);
-	if (ferror(f) || n > max) {
-		station_err("export verify: %s: %s", path, n > max ?
-		    "larger than expected" : strerror(errno));
-		fclose(f);
-		free(buf);
-		return -1;
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		station_err("out of memory");
+		goto fail;
+	}
+	n = fread(buf, 1, (size_t)st.st_size + 1, f);
+	if (ferror(f) || n != (size_t)st.st_size) {
+		station_err("export verify: %s: changed while read", path);
+		goto fail;
 	}
 	fclose(f);
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;
 	return 0;
+fail:
+	free(buf);
+	fclose(f);
+	return -1;
 }
 
 static const char *
