@@ -1,6 +1,9 @@
 # Unit tests of station/.
 UNIT_TESTS += $(BUILD)/tests/station/test_config
 $(BUILD)/tests/station/test_config: $(BUILD)/obj/station/config.o
+UNIT_TESTS += $(BUILD)/tests/station/test_officer
+$(BUILD)/tests/station/test_officer: $(BUILD)/obj/station/deny.o \
+    $(BUILD)/obj/station/export_manifest.o $(AUDIT_OBJS)
 
 # A PKCS#11 module that forwards to SoftHSM and fails the Nth
 # C_GenerateRandom or C_Sign ($STATION_P11_FAULT; tests/station/fault_p11.c).
