@@ -1,8 +1,8 @@
 /*
  * test_officer.c: the officer's building blocks that need no token:
  * deny_check against a real audit database (each kind, the message, not
- * denied after removal) and the export manifest reader (round trip through the writer; every refusal with its
- * exact message).
+ * denied after removal) and the export manifest reader (round trip
+ * through the writer; every refusal with its exact message).
  */
 #include <setjmp.h>
 #include <stdarg.h>
