@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "station/airgap.h"
 #include "station/deny.h"
 #include "station/pin.h"
 #include "station/station.h"
@@ -115,7 +116,7 @@ deny_main(int argc, char *argv[])
 	struct hsm *h = NULL;
 	const char *home_opt = NULL, *pin_file = NULL, *reason = NULL, *home;
 	const char *action, *kind = NULL, *value = NULL;
-	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX];
+	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX], network[AIRGAP_ERR_MAX];
 	bool add, ok = false;
 	int c, rc, ret = EXIT_USAGE;
 
@@ -180,6 +181,11 @@ deny_main(int argc, char *argv[])
 	if ((rc = precheck(&cfg, add, kind, value)) != EXIT_OK)
 		return rc;
 	ret = EXIT_FAILED;
+	/* A networked production station is refused before the PIN. */
+	if (station_airgap_check(&cfg, network) < 0) {
+		station_err("%s", network);
+		return EXIT_FAILED;
+	}
 	if (pin_open_token(&cfg, pin_file, &h, herr) != 0) {
 		station_err("%s", herr);
 		goto cleanup;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "station/airgap.h"
 #include "station/deny.h"
 #include "station/pin.h"
 #include "station/revoke.h"
@@ -152,7 +153,7 @@ revoke_main(int argc, char *argv[])
 	struct hsm *h = NULL;
 	const char *home_opt = NULL, *pin_file = NULL, *reason = NULL, *home;
 	const char *serial;
-	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX];
+	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX], network[AIRGAP_ERR_MAX];
 	bool ok = false;
 	int c, rc, ret = EXIT_USAGE;
 
@@ -188,6 +189,11 @@ revoke_main(int argc, char *argv[])
 	if ((rc = precheck(&cfg, serial)) != 0)
 		return rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 	ret = EXIT_FAILED;
+	/* A networked production station is refused before the PIN. */
+	if (station_airgap_check(&cfg, network) < 0) {
+		station_err("%s", network);
+		return EXIT_FAILED;
+	}
 	if (pin_open_token(&cfg, pin_file, &h, herr) != 0) {
 		station_err("%s", herr);
 		goto cleanup;

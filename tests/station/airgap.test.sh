@@ -45,6 +45,12 @@ run in_ns "$STATION" deny add serial SN-2 --reason test --home "$H"
 is "$RC" 1 "production verb with an interface up exits 1"
 err_is "station: air gap: interface net0 is up: $TAIL" "interface up refusal message"
 is "$(q "SELECT count(*) FROM events")" "$n" "a refusal records nothing"
+run in_ns "$STATION" export --home "$H" --format jsonl -o "$TMP/x" --pin-file "$TMP/nopin"
+is "$RC" 1 "export on a networked station exits 1"
+err_is "station: air gap: interface net0 is up: $TAIL" "export is refused before the PIN is read"
+run in_ns "$STATION" deny remove serial SN-1 --reason test --home "$H" --pin-file "$TMP/nopin"
+is "$RC" 1 "deny remove on a networked station exits 1"
+err_is "station: air gap: interface net0 is up: $TAIL" "deny is refused before the PIN is read"
 
 airgap_conf "factory_interfaces = net0, fac0"
 in_ns ip link set fac0 up
