@@ -80,6 +80,24 @@ detail_text(const struct audit_detail *d, char out[static AUDIT_TEXT_MAX + 1])
 	out[d->len] = '\0';
 }
 
+/* token_hash(d, out): the token's SHA-256 as lower-case hex, from the
+ * 32-byte digest or its 64 hex digits; anything else is left out. */
+static void
+token_hash(const struct audit_detail *d, char out[static AUDIT_TEXT_MAX + 1])
+{
+	if (d->len == 32) {
+		for (size_t i = 0; i < 32; i++)
+			snprintf(out + 2 * i, 3, "%02x", d->value[i]);
+	} else if (d->len == 64) {
+		for (size_t i = 0; i < 64; i++)
+			if (!strchr("0123456789abcdef", d->value[i]) ||
+			    d->value[i] == 0)
+				return;
+		memcpy(out, d->value, 64);
+		out[64] = '\0';
+	}
+}
+
 static int
 scan_extra(void *ctx, const struct audit_event *e)
 {
@@ -94,7 +112,7 @@ scan_extra(void *ctx, const struct audit_event *e)
 		if (strcmp(d[i].key, EXPORT_CLAIM_MODE_KEY) == 0)
 			detail_text(&d[i], x->claim_mode);
 		else if (strcmp(d[i].key, EXPORT_TOKEN_HASH_KEY) == 0)
-			detail_text(&d[i], x->token_sha256);
+			token_hash(&d[i], x->token_sha256);
 	}
 	return 0;
 }

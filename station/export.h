@@ -35,10 +35,11 @@
 #define EXPORT_MANIFEST_MAX (64 * 1024)
 #define EXPORT_ERR_MAX 512
 
-/* The detail key under which the bench loop records the SHA-256 (hex) of
- * a device's provisioning token, on any of the device's events. */
+/* The detail key under which the bench loop records the SHA-256 of a
+ * device's provisioning token (the 32-byte digest, or 64 lower-case hex
+ * digits), on any of the device's events (its subject: the serial). */
 #define EXPORT_TOKEN_HASH_KEY "provisioning_token_sha256"
-/* The detail key of the claim mode, likewise. */
+/* The detail key of the claim mode (text), likewise. */
 #define EXPORT_CLAIM_MODE_KEY "claim_mode"
 
 struct export_file {

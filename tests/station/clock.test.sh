@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # clock.test.sh: a writing verb refuses to run while the station's clock
 # reads earlier than the newest time in its audit log (here: an event
-# dated an hour ahead, written by the test-only station-clock-future), with
+# dated an hour ahead, written by the test-only station-test-event), with
 # the officer's message; nothing is recorded; read-only verbs still run.
 . "$(dirname "$0")/../lib/tap.sh"
-FUTURE="$TOP/build/testbin/station-clock-future"
+EVENT="$TOP/build/testbin/station-test-event"
 
 H="$TMP/home"
 "$STATION" pki demo --home "$H" >/dev/null || { not_ok "pki demo"; finish; exit 1; }
@@ -16,7 +16,7 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 run "$STATION" deny add serial SN-0 --reason test --home "$H"
 is "$RC" 0 "with the clock right, deny add runs"
 
-"$FUTURE" "$H/station.db" 3600 || not_ok "an event an hour ahead"
+"$EVENT" "$H/station.db" 3600 clock || not_ok "an event an hour ahead"
 seq=$(q "SELECT max(seq) FROM events")
 newest=$(date -u -d "@$(( $(q "SELECT max(time_us) FROM events") / 1000000 ))" +%Y-%m-%dT%H:%M:%SZ)
 n=$(q "SELECT count(*) FROM events")

@@ -108,10 +108,15 @@ err_is "station: export verify: $TMP/t/extra.txt is not in the manifest" "added 
 
 # ---- incremental exports -----------------------------------------------------------
 "$STATION" issue --home "$H" --csr "$TMP/dev.csr" --serial SN-4 -o "$TMP/SN-4.pem" >/dev/null || not_ok "issue SN-4"
+# what the bench loop records about a device (details on an event about it)
+TOKHASH=$(printf 'token' | sha256sum | cut -d' ' -f1)
+"$TOP/build/testbin/station-test-event" "$H/station.db" 0 SN-4 \
+	provisioning_token_sha256=$TOKHASH claim_mode=label || not_ok "bench details for SN-4"
 run "$STATION" export --home "$H" --format aws -o "$TMP/e2"
 is "$RC" 0 "second export exits 0"
 is "$(grep -c . "$TMP/e2/devices.jsonl")" 1 "the second export has the new device only"
 contains "$(cat "$TMP/e2/devices.jsonl")" '"serial":"SN-4"' "it is SN-4"
+contains "$(cat "$TMP/e2/devices.jsonl")" "\"claim_mode\":\"label\",\"provisioning_token_sha256\":\"$TOKHASH\"," "the recorded claim mode and token hash are exported"
 contains "$(cat "$TMP/e2/aws-bulk.jsonl")" '{"ThingName":"SN-4","SerialNumber":"SN-4","CertificatePem":"-----BEGIN CERTIFICATE-----\n' "aws: bulk-registration parameters"
 contains "$(cat "$TMP/e2/aws-bulk.jsonl")" '"CertificateStatus":"INACTIVE"' "aws: an issued, not yet activated certificate is INACTIVE"
 run "$STATION" export verify "$TMP/e2" --trust "$ROOT" --previous "$TMP/e1"

@@ -14,10 +14,11 @@ $(STATION_FAULT_P11): tests/station/fault_p11.c
 
 check: $(STATION_FAULT_P11)
 
-# An event dated in the future, for clock.test.sh (tests/station/clock_future.c).
-STATION_CLOCK_FUTURE := $(BUILD)/testbin/station-clock-future
-$(STATION_CLOCK_FUTURE): $(BUILD)/obj/tests/station/clock_future.o $(AUDIT_OBJS)
+# One event as another part of the station would record it (dated ahead,
+# with details), for clock.test.sh and export.test.sh (tests/station/mkevent.c).
+STATION_TEST_EVENT := $(BUILD)/testbin/station-test-event
+$(STATION_TEST_EVENT): $(BUILD)/obj/tests/station/mkevent.o $(AUDIT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-check: $(STATION_CLOCK_FUTURE)
+check: $(STATION_TEST_EVENT)
