@@ -211,6 +211,19 @@ cleanup:
 }
 
 int
+crl_make_pem(const struct station_config *cfg, struct station_audit *sa,
+    struct hsm_ca *ca, unsigned days, BIO *pem, uint64_t *number,
+    size_t *entries)
+{
+	struct collect c = { 0 };
+	int ret = make_crl(cfg, sa, ca, days, pem, number, &c);
+
+	*entries = c.n;
+	free(c.e);
+	return ret;
+}
+
+int
 crl_main(int argc, char *argv[])
 {
 	static const struct option options[] = {

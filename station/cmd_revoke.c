@@ -5,14 +5,18 @@
  * A privileged verb: it asks for the officer's PIN itself (the audit key
  * signs the session's checkpoint). The device must exist, hold a
  * certificate and not be revoked already; the audit log's transition
- * table decides the rest. The change is durable before the verb returns;
- * the CRL carrying it is made by `station crl`.
+ * table decides the rest. The device's hardware id (if known) and its
+ * serial are put on the deny list in the same transaction, so a revoked
+ * device is refused if it comes back to a bench. The change is durable
+ * before the verb returns; the CRL carrying it is made by `station crl`.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "station/airgap.h"
+#include "station/deny.h"
 #include "station/pin.h"
 #include "station/revoke.h"
 #include "station/station.h"
@@ -101,6 +105,38 @@ cleanup:
 	return ret;
 }
 
+/* deny_revoked(sa, serial, reason): deny the revoked device's hardware id
+ * and serial (each unless denied already), "revoked: REASON". */
+static int
+deny_revoked(struct station_audit *sa, const char *serial, const char *reason)
+{
+	struct audit_device *d;
+	struct audit_deny e;
+	char why[AUDIT_REASON_MAX + 1];
+	int rc, ret = -1;
+
+	if ((d = malloc(sizeof(*d))) == NULL ||
+	    audit_device_get(sa->a, serial, d) != 0)
+		goto cleanup;
+	if (strlen(reason) + 9 <= AUDIT_REASON_MAX)
+		snprintf(why, sizeof(why), "revoked: %s", reason);
+	else
+		snprintf(why, sizeof(why), "revoked");
+	if (d->hardware_id[0] != '\0' &&
+	    ((rc = audit_deny_get(sa->a, "hardware_id", d->hardware_id,
+	    &e)) < 0 || (rc == 1 && audit_deny_add(sa->a, "hardware_id",
+	    d->hardware_id, why, sa->actor) != 0)))
+		goto cleanup;
+	if ((rc = audit_deny_get(sa->a, "serial", serial, &e)) < 0 ||
+	    (rc == 1 && audit_deny_add(sa->a, "serial", serial, why,
+	    sa->actor) != 0))
+		goto cleanup;
+	ret = 0;
+cleanup:
+	free(d);
+	return ret;
+}
+
 int
 revoke_main(int argc, char *argv[])
 {
@@ -117,7 +153,7 @@ revoke_main(int argc, char *argv[])
 	struct hsm *h = NULL;
 	const char *home_opt = NULL, *pin_file = NULL, *reason = NULL, *home;
 	const char *serial;
-	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX];
+	char err[CONFIG_ERR_MAX], herr[HSM_ERR_MAX], network[AIRGAP_ERR_MAX];
 	bool ok = false;
 	int c, rc, ret = EXIT_USAGE;
 
@@ -153,6 +189,11 @@ revoke_main(int argc, char *argv[])
 	if ((rc = precheck(&cfg, serial)) != 0)
 		return rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 	ret = EXIT_FAILED;
+	/* A networked production station is refused before the PIN. */
+	if (station_airgap_check(&cfg, network) < 0) {
+		station_err("%s", network);
+		return EXIT_FAILED;
+	}
 	if (pin_open_token(&cfg, pin_file, &h, herr) != 0) {
 		station_err("%s", herr);
 		goto cleanup;
@@ -162,9 +203,12 @@ revoke_main(int argc, char *argv[])
 		goto cleanup;
 	}
 	ch.reason = reason;
-	if (audit_device_transition(sa->a, serial, &ch, sa->actor, NULL, 0,
-	    NULL) != 0) {
+	if (audit_begin(sa->a) != 0 ||
+	    audit_device_transition(sa->a, serial, &ch, sa->actor, NULL, 0,
+	    NULL) != 0 || deny_revoked(sa, serial, reason) != 0 ||
+	    audit_commit(sa->a) != 0) {
 		station_err("revoke: device %s: %s", serial, audit_error(sa->a));
+		audit_rollback(sa->a);
 		goto cleanup;
 	}
 	ok = true;
@@ -173,7 +217,8 @@ cleanup:
 		ok = false;
 	hsm_close(h);
 	if (ok) {
-		printf("revoked device %s: %s\nnext: publish a new CRL with "
+		printf("revoked device %s: %s\ndenied: its serial and hardware "
+		    "id (station deny list)\nnext: publish a new CRL with "
 		    "'station crl -o FILE'\n", serial, reason);
 		ret = EXIT_OK;
 	}

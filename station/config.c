@@ -103,6 +103,11 @@ static const struct key keys[] = {
 	{ "audit", "checkpoint_every", KEY_UINT, FIELD(audit_checkpoint_every),
 	    "100", 1, 1000000 },
 
+	{ "airgap", "factory_interfaces", KEY_TEXT,
+	    FIELD(airgap_factory_interfaces), "none", 0, 0 },
+	{ "airgap", "allow_network", KEY_BOOL, FIELD(airgap_allow_network),
+	    "no", 0, 0 },
+
 	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
 	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),
 	    "8192", 512, 1048576 },

@@ -67,6 +67,10 @@ struct station_config {
 	char audit_database[PATH_MAX];
 	unsigned audit_checkpoint_every;  /* events between signed checkpoints */
 
+	/* [airgap] (airgap.h) */
+	char airgap_factory_interfaces[CONFIG_TEXT_FIELD_MAX + 1]; /* or "none" */
+	bool airgap_allow_network;        /* run networked, recorded */
+
 	/* [stamp] */
 	unsigned stamp_write_unit;        /* 16 or 32 bytes */
 	unsigned stamp_partition_size;    /* bytes, a multiple of write_unit */

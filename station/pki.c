@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 
+#include "station/airgap.h"
 #include "station/pin.h"
 #include "station/pki.h"
 #include "station/station.h"
@@ -26,9 +27,15 @@ pki_open(const struct station_config *cfg, const char *pin_file,
     struct hsm **h, struct hsm_ca **ca)
 {
 	struct hsm_profile p;
-	char err[HSM_ERR_MAX];
+	char err[HSM_ERR_MAX], network[AIRGAP_ERR_MAX];
 
 	*ca = NULL;
+	/* Refuse a networked production station before the PIN is asked
+	 * for (station_audit_open checks again, and records an override). */
+	if (station_airgap_check(cfg, network) < 0) {
+		station_err("%s", network);
+		return -1;
+	}
 	if (pin_open_token(cfg, pin_file, h, err) != 0) {
 		station_err("%s", err);
 		return -1;

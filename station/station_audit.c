@@ -25,6 +25,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "station/airgap.h"
+#include "station/clock.h"
 #include "station/pki.h"
 #include "station/station.h"
 #include "station/station_audit.h"
@@ -184,11 +186,17 @@ station_audit_open(const struct station_config *cfg, struct hsm *h,
 {
 	struct station_audit *sa;
 	struct audit_field f[3];
-	char err[AUDIT_ERR_MAX], pid[24];
+	char err[AUDIT_ERR_MAX], pid[24], network[AIRGAP_ERR_MAX];
+	char clock[CLOCK_ERR_MAX];
 	const char *token = hsm_token_label(h);
-	int ret = -1;
+	int networked, ret = -1;
 
 	*out = NULL;
+	/* Production mode: no network (airgap.h), before anything is read. */
+	if ((networked = station_airgap_check(cfg, network)) < 0) {
+		station_err("%s", network);
+		return -1;
+	}
 	if ((sa = calloc(1, sizeof(*sa))) == NULL) {
 		station_err("out of memory");
 		return -1;
@@ -208,6 +216,11 @@ station_audit_open(const struct station_config *cfg, struct hsm *h,
 			ret = -2;
 		goto fail;
 	}
+	/* The clock must not be behind the log (clock.h). */
+	if (!sa->created && station_clock_check(sa->a, clock) != 0) {
+		station_err("%s", clock);
+		goto fail;
+	}
 	audit_set_checkpoint_every(sa->a, cfg->audit_checkpoint_every);
 	if (set_signer(cfg, h, sa) != 0)
 		goto fail;
@@ -217,6 +230,12 @@ station_audit_open(const struct station_config *cfg, struct hsm *h,
 	f[2] = (struct audit_field){ "verb", sa->verb, strlen(sa->verb) };
 	if (audit_append(sa->a, sa->actor, "session.started", cfg->station_id,
 	    f, 3, NULL) != 0) {
+		station_err("%s: %s", cfg->audit_database, audit_error(sa->a));
+		goto fail;
+	}
+	f[0] = (struct audit_field){ "found", network, strlen(network) };
+	if (networked == 1 && audit_append(sa->a, sa->actor,
+	    "airgap.overridden", cfg->station_id, f, 1, NULL) != 0) {
 		station_err("%s: %s", cfg->audit_database, audit_error(sa->a));
 		goto fail;
 	}

@@ -1,6 +1,9 @@
 # Unit tests of station/.
 UNIT_TESTS += $(BUILD)/tests/station/test_config
 $(BUILD)/tests/station/test_config: $(BUILD)/obj/station/config.o
+UNIT_TESTS += $(BUILD)/tests/station/test_officer
+$(BUILD)/tests/station/test_officer: $(BUILD)/obj/station/deny.o \
+    $(BUILD)/obj/station/export_manifest.o $(AUDIT_OBJS)
 
 # fault.test.sh fails token calls through tests/hsm/shim.c (pkcs11-shim.so).
 check: $(HSM_SHIM)
@@ -31,3 +34,12 @@ UNIT_TESTS += $(BUILD)/tests/station/test_label
 $(BUILD)/tests/station/test_label: $(BUILD)/obj/station/label.o \
     $(BUILD)/obj/station/label_png.o $(BUILD)/obj/station/identity.o \
     $(HSM_OBJS) $(AUDIT_OBJS)
+
+# One event as another part of the station would record it (dated ahead,
+# with details), for clock.test.sh and export.test.sh (tests/station/mkevent.c).
+STATION_TEST_EVENT := $(BUILD)/testbin/station-test-event
+$(STATION_TEST_EVENT): $(BUILD)/obj/tests/station/mkevent.o $(AUDIT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+check: $(STATION_TEST_EVENT)
