@@ -18,7 +18,7 @@ $(BUILD)/tests/station/test_identity: $(BUILD)/obj/station/identity.o \
 # bench loop does (order.test.sh, label.test.sh).
 ORDER_TOOL := $(BUILD)/test-tools/order-tool
 ORDER_TOOL_OBJS := $(addprefix $(BUILD)/obj/station/,order.o order_track.o \
-    identity.o label.o label_png.o config.o pin.o pki.o)
+    identity.o label.o label_png.o config.o pin.o pki.o airgap.o)
 $(ORDER_TOOL): $(BUILD)/obj/tests/station/order_tool.o $(ORDER_TOOL_OBJS) \
     $(HSM_OBJS) $(AUDIT_OBJS)
 	@mkdir -p $(@D)
