@@ -486,6 +486,9 @@ audit_verify(const char *path, const char *pubkey_pem,
 		    v.db ? sqlite3_errmsg(v.db) : "out of memory");
 		goto cleanup;
 	}
+	/* The writer's last close checkpoints and removes the WAL under an
+	 * exclusive lock: wait for it rather than report a busy file. */
+	sqlite3_busy_timeout(v.db, 10000);
 	ret = 0;
 	/* One read transaction: on a running station, every step sees the
 	 * same snapshot (WAL), so a device appended meanwhile is no finding. */

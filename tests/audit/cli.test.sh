@@ -118,7 +118,8 @@ cp "$DB" "$TMP/live.db"
 writer=$!
 bad=0
 for _ in 1 2 3 4 5 6 7 8; do
-	"$STATION" audit verify --db "$TMP/live.db" --key "$TMP/audit.pub" >/dev/null || bad=$((bad + 1))
+	"$STATION" audit verify --db "$TMP/live.db" --key "$TMP/audit.pub" >"$TMP/live.out" 2>&1 ||
+		{ bad=$((bad + 1)); sed 's/^/# /' "$TMP/live.out"; }
 done
 wait "$writer"
 is "$bad" 0 "verify while the station writes: no false finding"
