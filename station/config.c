@@ -2,7 +2,7 @@
  * config.c: station.conf parsing and validation.
  *
  * inih does the INI syntax; everything else is here. Each key is declared
- * once in `keys[]` with its type, where it goes in struct station_config,
+ * once in `config_keys[]` (config_keys.c) with its type, where it goes in struct station_config,
  * its default (NULL: required) and its limits. The parser reads the text
  * through a line reader of its own so that every message can name the
  * line: "FILE:LINE: [section] key: expected ..., got '...'". The first
@@ -20,118 +20,17 @@
 
 #include "hsm/hsm.h"
 #include "station/config.h"
+#include "station/config_keys.h"
 
 #define CONFIG_TEXT_MAX (64 * 1024)
 
-enum key_type {
-	KEY_ID,     /* [A-Za-z0-9._-]{1,CONFIG_ID_MAX} */
-	KEY_PATH,   /* a file path, relative to the home unless absolute */
-	KEY_URI,    /* a PKCS#11 URI */
-	KEY_BOOL,   /* yes/no, true/false, on/off, 1/0 */
-	KEY_UINT,   /* decimal, from min to max */
-	KEY_MODE,   /* development | production */
-	KEY_TEXT,   /* printable ASCII, 1 to size-1 characters */
-	KEY_OID,    /* a dotted OID: digits and dots */
-	KEY_KEYTYPES, /* comma list of p256, p384, ed25519 */
-};
-
-struct key {
-	const char *section;
-	const char *name;
-	enum key_type type;
-	size_t offset;
-	size_t size;
-	const char *fallback;  /* default value; NULL: the key is required */
-	unsigned min, max;     /* KEY_UINT only */
-};
-
-#define FIELD(f) offsetof(struct station_config, f), \
-	sizeof(((struct station_config *)0)->f)
-
-static const struct key keys[] = {
-	{ "station", "id", KEY_ID, FIELD(station_id), NULL, 0, 0 },
-	{ "station", "mode", KEY_MODE, FIELD(mode), "production", 0, 0 },
-
-	{ "hsm", "module", KEY_PATH, FIELD(hsm_module),
-	    "/usr/lib/softhsm/libsofthsm2.so", 0, 0 },
-	{ "hsm", "token", KEY_URI, FIELD(hsm_token), NULL, 0, 0 },
-	{ "hsm", "pin_file", KEY_PATH, FIELD(hsm_pin_file), "", 0, 0 },
-	{ "hsm", "allow_pin_file", KEY_BOOL, FIELD(hsm_allow_pin_file), "no",
-	    0, 0 },
-	{ "hsm", "softhsm_conf", KEY_PATH, FIELD(hsm_softhsm_conf), "", 0, 0 },
-
-	{ "pki", "root_cert", KEY_PATH, FIELD(pki_root_cert), "pki/root.pem",
-	    0, 0 },
-	{ "pki", "subca_key", KEY_URI, FIELD(pki_subca_key),
-	    "pkcs11:object=subca", 0, 0 },
-	{ "pki", "subca_cert", KEY_PATH, FIELD(pki_subca_cert), "pki/subca.pem",
-	    0, 0 },
-	{ "pki", "stamp_key", KEY_URI, FIELD(pki_stamp_key),
-	    "pkcs11:object=stamp", 0, 0 },
-	{ "pki", "stamp_cert", KEY_PATH, FIELD(pki_stamp_cert), "pki/stamp.pem",
-	    0, 0 },
-	{ "pki", "audit_key", KEY_URI, FIELD(pki_audit_key),
-	    "pkcs11:object=audit", 0, 0 },
-	{ "pki", "audit_cert", KEY_PATH, FIELD(pki_audit_cert), "pki/audit.pem",
-	    0, 0 },
-	{ "pki", "export_key", KEY_URI, FIELD(pki_export_key),
-	    "pkcs11:object=export", 0, 0 },
-	{ "pki", "export_cert", KEY_PATH, FIELD(pki_export_cert),
-	    "pki/export.pem", 0, 0 },
-	{ "pki", "order_cert", KEY_PATH, FIELD(pki_order_cert), "pki/order.pem",
-	    0, 0 },
-	{ "pki", "transport_key", KEY_URI, FIELD(pki_transport_key),
-	    "pkcs11:object=station-transport", 0, 0 },
-	{ "pki", "transport_cert", KEY_PATH, FIELD(pki_transport_cert),
-	    "pki/station-transport.pem", 0, 0 },
-
-	{ "device", "organization", KEY_TEXT, FIELD(device_organization),
-	    "Example Devices", 0, 0 },
-	{ "device", "not_before_skew", KEY_UINT, FIELD(device_not_before_skew),
-	    "300", 0, 86400 },
-	{ "device", "validity_days", KEY_UINT, FIELD(device_validity_days), "0",
-	    0, 36500 },
-	{ "device", "key_types", KEY_KEYTYPES, FIELD(device_key_types), "p256",
-	    0, 0 },
-	{ "device", "hardware_module_name", KEY_BOOL,
-	    FIELD(device_hardware_module_name), "yes", 0, 0 },
-	{ "device", "hardware_type", KEY_OID, FIELD(device_hardware_type),
-	    HSM_HWTYPE_OID_DEFAULT, 0, 0 },
-
-	{ "audit", "database", KEY_PATH, FIELD(audit_database), "station.db",
-	    0, 0 },
-	{ "audit", "checkpoint_every", KEY_UINT, FIELD(audit_checkpoint_every),
-	    "100", 1, 1000000 },
-
-	{ "airgap", "factory_interfaces", KEY_TEXT,
-	    FIELD(airgap_factory_interfaces), "none", 0, 0 },
-	{ "airgap", "allow_network", KEY_BOOL, FIELD(airgap_allow_network),
-	    "no", 0, 0 },
-
-	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
-	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),
-	    "8192", 512, 1048576 },
-
-	{ "identity", "serial_template", KEY_TEXT,
-	    FIELD(identity_serial_template), "{product}-{station}-{n:08}", 0, 0 },
-	{ "identity", "claim_length", KEY_UINT, FIELD(identity_claim_length),
-	    "12", 10, 26 },
-	{ "identity", "claim_check_symbol", KEY_BOOL,
-	    FIELD(identity_claim_check_symbol), "yes", 0, 0 },
-	{ "label", "spool", KEY_PATH, FIELD(label_spool), "labels/spool", 0, 0 },
-	{ "label", "printer", KEY_PATH, FIELD(label_printer), "", 0, 0 },
-	{ "label", "png_dir", KEY_PATH, FIELD(label_png_dir), "labels/png", 0, 0 },
-	{ "label", "qr_template", KEY_TEXT, FIELD(label_qr_template),
-	    "https://example.invalid/claim?id={claim}&sn={serial}", 0, 0 },
-};
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 struct parser {
 	struct station_config *cfg;
 	const char *file;
 	const char *cursor;    /* the line reader's position in the text */
 	int line;              /* the line the reader handed out last */
-	int seen[NKEYS];       /* the line each key was set on, 0: not set */
+	int seen[CONFIG_KEYS_MAX];       /* the line each key was set on, 0: not set */
 	int err_line;          /* 0: no error yet */
 	char *err;
 };
@@ -383,8 +282,8 @@ on_key(void *user, const char *section, const char *name, const char *value)
 	char expects[96];
 	bool section_known = false;
 
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct key *k = &config_keys[i];
 
 		if (strcmp(k->section, section) != 0)
 			continue;
@@ -415,8 +314,8 @@ on_key(void *user, const char *section, const char *name, const char *value)
 static int
 resolve_paths(struct parser *p, const char *home)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct key *k = &config_keys[i];
 		char *field = (char *)p->cfg + k->offset;
 		char joined[PATH_MAX];
 		int n;
@@ -478,15 +377,15 @@ config_parse(struct station_config *cfg, const char *file, const char *text,
 	if (p.err_line != 0)
 		return -1;
 
-	for (size_t i = 0; i < NKEYS; i++) {
+	for (size_t i = 0; i < config_nkeys; i++) {
 		if (p.seen[i] != 0)
 			continue;
-		if (keys[i].fallback == NULL) {
-			fail(&p, 0, "[%s] %s is required", keys[i].section,
-			    keys[i].name);
+		if (config_keys[i].fallback == NULL) {
+			fail(&p, 0, "[%s] %s is required", config_keys[i].section,
+			    config_keys[i].name);
 			return -1;
 		}
-		if (set_value(&keys[i], cfg, keys[i].fallback) != 0)
+		if (set_value(&config_keys[i], cfg, config_keys[i].fallback) != 0)
 			abort();  /* a default that fails its own type: a bug */
 	}
 	if (resolve_paths(&p, home) != 0 || check_whole(&p) != 0)
@@ -550,8 +449,8 @@ config_print(const struct station_config *cfg, FILE *out)
 	const char *section = "";
 
 	fprintf(out, "; %s\n", cfg->file);
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct key *k = &keys[i];
+	for (size_t i = 0; i < config_nkeys; i++) {
+		const struct key *k = &config_keys[i];
 		const char *field = (const char *)cfg + k->offset;
 
 		if (strcmp(section, k->section) != 0) {

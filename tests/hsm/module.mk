@@ -8,7 +8,8 @@ $(BUILD)/tests/hsm/test_csr: $(HSM_OBJS)
 HSM_TOOL := $(BUILD)/test-tools/hsm-tool
 $(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o \
     $(BUILD)/obj/tests/hsm/token_tool.o $(HSM_OBJS) \
-    $(BUILD)/obj/station/config.o $(BUILD)/obj/station/pin.o \
+    $(BUILD)/obj/station/config.o $(BUILD)/obj/station/config_keys.o \
+    $(BUILD)/obj/station/pin.o \
     $(BUILD)/obj/station/seal.o $(BUILD)/obj/station/stamp_crypto.o \
     $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/stamp-format/stamp_build.o
 	@mkdir -p $(@D)

@@ -1,6 +1,7 @@
 # Unit tests of station/.
 UNIT_TESTS += $(BUILD)/tests/station/test_config
-$(BUILD)/tests/station/test_config: $(BUILD)/obj/station/config.o
+$(BUILD)/tests/station/test_config: $(BUILD)/obj/station/config.o \
+    $(BUILD)/obj/station/config_keys.o
 UNIT_TESTS += $(BUILD)/tests/station/test_officer
 $(BUILD)/tests/station/test_officer: $(BUILD)/obj/station/deny.o \
     $(BUILD)/obj/station/export_manifest.o $(AUDIT_OBJS)
@@ -18,7 +19,7 @@ $(BUILD)/tests/station/test_identity: $(BUILD)/obj/station/identity.o \
 # bench loop does (order.test.sh, label.test.sh).
 ORDER_TOOL := $(BUILD)/test-tools/order-tool
 ORDER_TOOL_OBJS := $(addprefix $(BUILD)/obj/station/,order.o order_track.o \
-    identity.o label.o label_png.o config.o pin.o pki.o airgap.o)
+    identity.o label.o label_png.o config.o config_keys.o pin.o pki.o airgap.o)
 $(ORDER_TOOL): $(BUILD)/obj/tests/station/order_tool.o $(ORDER_TOOL_OBJS) \
     $(HSM_OBJS) $(AUDIT_OBJS)
 	@mkdir -p $(@D)
