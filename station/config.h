@@ -74,6 +74,9 @@ struct station_config {
 	/* [stamp] */
 	unsigned stamp_write_unit;        /* 16 or 32 bytes */
 	unsigned stamp_partition_size;    /* bytes, a multiple of write_unit */
+	char stamp_hardware_revision[33]; /* HARDWARE_REVISION; "none": left out */
+	bool stamp_pop_secret;            /* add a POP_SECRET to each stamp */
+	char stamp_app_public_key[PATH_MAX]; /* "" or a PEM public key file */
 
 	/* [identity] and [label]: serials, claim IDs, labels (identity.h,
 	 * label.h) */

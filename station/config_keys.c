@@ -69,6 +69,11 @@ const struct key config_keys[] = {
 	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
 	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),
 	    "8192", 512, 1048576 },
+	{ "stamp", "hardware_revision", KEY_TEXT,
+	    FIELD(stamp_hardware_revision), "none", 0, 0 },
+	{ "stamp", "pop_secret", KEY_BOOL, FIELD(stamp_pop_secret), "no", 0, 0 },
+	{ "stamp", "app_public_key", KEY_PATH, FIELD(stamp_app_public_key), "",
+	    0, 0 },
 
 	{ "identity", "serial_template", KEY_TEXT,
 	    FIELD(identity_serial_template), "{product}-{station}-{n:08}", 0, 0 },
