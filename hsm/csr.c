@@ -21,6 +21,48 @@
 
 static const uint8_t nonce_oid[] = HSM_NONCE_OID_DER;
 
+/*
+ * pubkey_copy(pub): a copy of ${pub} whose encoding is byte for byte the
+ * CSR's. Not X509_PUBKEY_dup: in OpenSSL 3.0 it copies the key's BIT
+ * STRING without its "unused bits" flag, and i2d then drops trailing zero
+ * bytes, so an EC point ending in 0x00 (1 key in 256) came out one byte
+ * short and its certificate malformed. X509_PUBKEY_set0_param marks the
+ * bit string as whole bytes, and copies nothing it need not decode.
+ */
+static X509_PUBKEY *
+pubkey_copy(const X509_PUBKEY *pub)
+{
+	const unsigned char *point;
+	const ASN1_OBJECT *alg, *param_obj;
+	const void *pval;
+	const X509_ALGOR *pa;
+	ASN1_OBJECT *alg_copy = NULL, *param_copy = NULL;
+	X509_PUBKEY *out = NULL;
+	unsigned char *bytes = NULL;
+	int len, ptype;
+
+	if (X509_PUBKEY_get0_param(NULL, &point, &len, (X509_ALGOR **)&pa,
+	    pub) != 1 || len <= 0)
+		return NULL;
+	X509_ALGOR_get0(&alg, &ptype, &pval, pa);
+	if (ptype != V_ASN1_OBJECT && ptype != V_ASN1_UNDEF)
+		return NULL;            /* explicit curve parameters: refused */
+	param_obj = ptype == V_ASN1_OBJECT ? pval : NULL;
+	if ((out = X509_PUBKEY_new()) == NULL ||
+	    (alg_copy = OBJ_dup(alg)) == NULL ||
+	    (param_obj != NULL && (param_copy = OBJ_dup(param_obj)) == NULL) ||
+	    (bytes = OPENSSL_memdup(point, (size_t)len)) == NULL ||
+	    X509_PUBKEY_set0_param(out, alg_copy, ptype, param_copy, bytes,
+	    len) != 1) {
+		OPENSSL_free(bytes);
+		ASN1_OBJECT_free(param_copy);
+		ASN1_OBJECT_free(alg_copy);
+		X509_PUBKEY_free(out);
+		return NULL;
+	}
+	return out;
+}
+
 static int
 is_nonce_ext(const X509_EXTENSION *e)
 {
@@ -167,7 +209,7 @@ hsm_csr_check(const uint8_t *csr, size_t len,
 	}
 	if (nonce != NULL && find_nonce(req, nonce, err) != 0)
 		goto cleanup;
-	if ((*out = X509_PUBKEY_dup(pub)) == NULL) {
+	if ((*out = pubkey_copy(pub)) == NULL) {
 		hsm_ossl(err, "out of memory");
 		goto cleanup;
 	}

@@ -101,6 +101,49 @@ good(const char *alg, const char *curve)
 }
 
 static void test_p256(void **s) { (void)s; good("EC", "P-256"); }
+
+/* A P-256 point whose last byte is 0x00 (1 key in 256): the public key
+ * handed back encodes exactly as in the CSR, and its certificate would
+ * carry the whole point (OpenSSL 3.0's X509_PUBKEY_dup dropped it). */
+static void
+test_point_ending_in_zero(void **state)
+{
+	uint8_t point[65], *der = NULL, *want = NULL, *got = NULL;
+	char err[HSM_ERR_MAX] = "";
+	X509_PUBKEY *pub = NULL;
+	X509_REQ *req;
+	const uint8_t *p;
+	EVP_PKEY *k = NULL;
+	size_t plen = 0, len;
+	int wlen, glen;
+
+	(void)state;
+	for (int i = 0; i < 10000; i++) {
+		EVP_PKEY_free(k);
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		assert_non_null(k);
+		assert_int_equal(EVP_PKEY_get_octet_string_param(k, "pub", point,
+		    sizeof(point), &plen), 1);
+		if (point[64] == 0)
+			break;
+	}
+	assert_int_equal(point[64], 0);
+	len = make_csr(k, nonce, sizeof(nonce), 1, &der);
+	assert_int_equal(hsm_csr_check(der, len, nonce, ALL, &pub, err), 0);
+	p = der;
+	assert_non_null(req = d2i_X509_REQ(NULL, &p, (long)len));
+	wlen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &want);
+	glen = i2d_X509_PUBKEY(pub, &got);
+	assert_int_equal(wlen, 91);
+	assert_int_equal(glen, wlen);
+	assert_memory_equal(got, want, (size_t)wlen);
+	OPENSSL_free(want);
+	OPENSSL_free(got);
+	X509_REQ_free(req);
+	X509_PUBKEY_free(pub);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+}
 static void test_p384(void **s) { (void)s; good("EC", "P-384"); }
 static void test_ed25519(void **s) { (void)s; good("ED25519", NULL); }
 
@@ -195,6 +238,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_p256),
+		cmocka_unit_test(test_point_ending_in_zero),
 		cmocka_unit_test(test_p384),
 		cmocka_unit_test(test_ed25519),
 		cmocka_unit_test(test_refusals),
