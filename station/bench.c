@@ -114,6 +114,21 @@ fail(struct bench *b, struct bench_result *r, enum audit_state from,
 	bench_db_unlock(b, r, t);
 }
 
+void
+bench_token_fault(struct bench *b, struct bench_result *r)
+{
+	if (strstr(r->reason, "token '") == NULL)
+		return;
+	pthread_mutex_lock(&b->db);
+	if (b->stop == BENCH_GO) {
+		b->stop = BENCH_STATION_FAULT;
+		snprintf(b->stop_reason, sizeof(b->stop_reason), "the token "
+		    "failed (device %s); the officer checks the token and starts "
+		    "the run again", r->serial);
+	}
+	pthread_mutex_unlock(&b->db);
+}
+
 /* refuse(b, r, fmt, ...): a device refused before it had an identity:
  * event bench.refused (subject: its hardware id). Under b->db. */
 static void
@@ -261,6 +276,7 @@ issue(struct bench *b, struct bench_result *r, const struct flasher_info *info,
 	r->t.hsm += bench_now_ms() - t;
 	if (rc != 0) {
 		fail(b, r, AUDIT_ALLOCATED, "no certificate: %s", herr);
+		bench_token_fault(b, r);
 		return -1;
 	}
 	return record_issued(b, r, k, cert, *len, hex);
@@ -295,6 +311,7 @@ build(struct bench *b, struct bench_result *r, const struct flasher_info *info,
 	if (rc != 0) {
 		fail(b, r, AUDIT_ISSUED, "provisioning token: %s",
 		    hsm_error(b->h));
+		bench_token_fault(b, r);
 		return -1;
 	}
 	SHA256(st->token, sizeof(st->token), st->token_sha256);
@@ -335,6 +352,7 @@ build(struct bench *b, struct bench_result *r, const struct flasher_info *info,
 	r->t.build += bench_now_ms() - t;
 	if (rc != 0) {
 		fail(b, r, AUDIT_ISSUED, "%s", err);
+		bench_token_fault(b, r);
 		return -1;
 	}
 	return 0;
@@ -384,15 +402,18 @@ bench_device(struct bench *b, struct flasher *fl,
 	char ferr[FLASHER_ERR_MAX], hex[ISSUE_CERT_SERIAL_MAX];
 	size_t cert_len;
 	double start = bench_now_ms(), t;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->port, sizeof(r->port), "%s", dev->path);
 	snprintf(r->hwid, sizeof(r->hwid), "%s", dev->serial);
 	step(arg, r->port, "reading");
 	t = bench_now_ms();
-	if (flasher_profile_check(dev, ferr) != 0 ||
-	    flasher_session_open(fl, dev, &s, ferr) != 0 ||
-	    flasher_info(s, &info, ferr) != 0) {
+	pthread_mutex_lock(&b->usb);
+	rc = flasher_profile_check(dev, ferr) == 0 &&
+	    flasher_session_open(fl, dev, &s, ferr) == 0;
+	pthread_mutex_unlock(&b->usb);
+	if (!rc || flasher_info(s, &info, ferr) != 0) {
 		r->t.usb += bench_now_ms() - t;
 		bench_say(r, "cannot read the device (%s): unplug it and plug "
 		    "it in again", ferr);
@@ -418,7 +439,9 @@ bench_device(struct bench *b, struct flasher *fl,
 	step(arg, r->port, "label");
 	bench_finish(b, r);
 out:
+	pthread_mutex_lock(&b->usb);
 	flasher_session_close(s);
+	pthread_mutex_unlock(&b->usb);
 	if (st != NULL)
 		OPENSSL_clear_free(st, sizeof(*st));
 	bench_key_free(k);

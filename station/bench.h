@@ -60,6 +60,10 @@ struct bench {
 	bool confirm_label;           /* read a scanned claim ID per label */
 	pthread_mutex_t db;           /* audit handle, allocation, stats */
 	pthread_mutex_t confirm;      /* one label scan at a time */
+	pthread_mutex_t usb;          /* listing vs opening and closing: libusb
+	                                 may free a device that vanished while
+	                                 another thread lists (seen as an abort
+	                                 in usbi_mutex_destroy) */
 	enum bench_stop stop;         /* under db */
 	char stop_reason[BENCH_REASON_MAX];
 	uint64_t allocated;           /* the order's count, under db */

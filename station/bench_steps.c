@@ -188,6 +188,8 @@ bench_key(struct bench *b, struct flasher_session *s, struct bench_result *r,
 		b->stop = BENCH_STATION_FAULT;
 	pthread_mutex_unlock(&b->db);
 	r->t.db += bench_now_ms() - t;
+	if (strcmp(mode, "device") != 0 || strstr(why, "no nonce") != NULL)
+		bench_token_fault(b, r);
 	return -1;
 }
 
@@ -243,7 +245,10 @@ bench_commit_failed(struct bench *b, struct flasher_session *s,
 	double t = bench_now_ms();
 	int rc;
 
-	rc = flasher_info(s, &now, ferr);
+	/* A device that went away answers nothing more; asking its dead
+	 * handle again upsets libusb (an abort in libusb_close, seen). */
+	rc = strstr(why, "disconnected") != NULL ? -1 :
+	    flasher_info(s, &now, ferr);
 	r->t.usb += bench_now_ms() - t;
 	if (rc == 0 && now.active_generation == st->generation &&
 	    memcmp(now.active_digest, st->digest, 32) == 0)

@@ -43,6 +43,11 @@ void bench_say(struct bench_result *r, const char *fmt, ...)
 void bench_db_lock(struct bench *b, struct bench_result *r, double *t);
 void bench_db_unlock(struct bench *b, struct bench_result *r, double t);
 
+/* bench_token_fault(b, r): a device failed on the token (its reason
+ * names it): stop the run rather than burn identities on a failing
+ * token. */
+void bench_token_fault(struct bench *b, struct bench_result *r);
+
 /* bench_allocate(b, r): under b->db: the order's check, the serial, a
  * claim ID, the token's count. 0, or -1 (reason in ${r}; an order that
  * cannot go on stops the run). */

@@ -222,8 +222,12 @@ poll_devices(struct loop *l, bool may_start)
 	struct flasher_device *devs = NULL;
 	char ferr[FLASHER_ERR_MAX];
 	size_t n = 0, keep = 0;
+	int rc;
 
-	if (flasher_list(l->fl, l->known, l->nknown, &devs, &n, ferr) != 0) {
+	pthread_mutex_lock(&l->b->usb);
+	rc = flasher_list(l->fl, l->known, l->nknown, &devs, &n, ferr);
+	pthread_mutex_unlock(&l->b->usb);
+	if (rc != 0) {
 		run_screen_note(l->screen, "cannot list USB devices: %s", ferr);
 		return -1;
 	}
@@ -448,9 +452,11 @@ run_session(const struct station_config *cfg, const struct run_opts *o,
 	}
 	pthread_mutex_init(&b.db, NULL);
 	pthread_mutex_init(&b.confirm, NULL);
+	pthread_mutex_init(&b.usb, NULL);
 	ret = opened(cfg, o, &b, fl, interrupted);
 	pthread_mutex_destroy(&b.db);
 	pthread_mutex_destroy(&b.confirm);
+	pthread_mutex_destroy(&b.usb);
 out:
 	flasher_close(fl);
 	if (sa != NULL) {

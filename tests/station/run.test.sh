@@ -60,7 +60,8 @@ for k in 1 2; do
 	contains "$OUT" "provisioning_token 0x0012 critical secret(opened)" "device $k: provisioning token sealed"
 	if cert_ok "$sn"; then ok "device $k: certificate passes openssl verify"; else not_ok "device $k: certificate passes openssl verify"; fi
 	claim=$(q "SELECT claim_id FROM devices WHERE serial = '$sn'")
-	contains "$(zbarimg -q --raw "$H/labels/png/$sn.png" 2>/dev/null)" "id=$claim&sn=$sn" "device $k: PNG label decodes to its claim ID"
+	enc=$(printf %s "$claim" | sed 's/\*/%2A/; s/\$/%24/; s/=/%3D/')
+	contains "$(zbarimg -q --raw "$H/labels/png/$sn.png" 2>/dev/null)" "id=$enc&sn=$sn" "device $k: PNG label decodes to its claim ID"
 	[ -f "$H/labels/spool/$sn.zpl" ] && ok "device $k: ZPL spooled" || not_ok "device $k: ZPL spooled"
 done
 
@@ -72,6 +73,121 @@ contains "$OUT" "FAIL  port 1-1    device $(cat "$ST/dev-1/serial"): already sta
 is "$(q "SELECT count(*) FROM devices")" "$n" "nothing allocated for a stamped device"
 is "$(q "SELECT count(*) FROM events WHERE kind = 'bench.refused'")" 1 "bench.refused recorded"
 
+# --- token mode: the key made in the token, sealed to the device
+"$STATION" order import --home "$H" "$H/orders/demo-token.order" >/dev/null || not_ok "import token order"
+run "$STATION" run --home "$H" --count 1
+is "$RC" 2 "two open orders: --order needed, exit 2"
+err_is "station: run: several open orders (DEMO-DEVICE-1, DEMO-TOKEN-1): choose one with --order" "two open orders message"
+ST="$TMP/tok"
+srun --devices 2 -- "$STATION" run --home "$H" --order DEMO-TOKEN-1 --count 2
+is "$RC" 0 "token mode: two devices stamped"
+is "$(q "SELECT count(*) FROM devices WHERE state = 'done' AND key_mode = 'token'")" 2 "two token-mode devices done"
+hw=$(cat "$ST/dev-1/serial")
+sn=$(q "SELECT serial FROM devices WHERE hardware_id = '$hw'")
+slot_a 1 "$TMP/t1.img"
+run "$STATION" inspect "$TMP/t1.img" --trust "$H/pki/stamp.pem" --hardware-id "$hw" --device-key "$ST/dev-1/transport.key"
+is "$RC" 0 "token mode: stamp valid and its secrets open with the device key"
+contains "$OUT" "wrapped_device_key 0x000e critical secret(opened)" "token mode: the wrapped device key opens on the device"
+if cert_ok "$sn"; then ok "token mode: certificate verifies"; else not_ok "token mode: certificate verifies"; fi
+
+# fail_case NAME FAULT WANT_STATE WANT_MESSAGE: one fresh device with a fault
+fail_case() {
+	ST="$TMP/$1"
+	srun --devices 1 --fault "$2" -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 1
+	is "$RC" 1 "$1: exit 1"
+	hw=$(cat "$ST/dev-1/serial")
+	is "$(q "SELECT state FROM devices WHERE hardware_id = '$hw' ORDER BY created_us DESC LIMIT 1")" "$3" "$1: device left $3"
+	contains "$OUT" "$4" "$1: the operator is told why"
+}
+fail_case forged csr-other-key@1 failed "the device's key request was refused (CSR refused: its signature does not verify (no proof of possession of the key)): set the device aside (faulty or forged firmware)"
+fail_case nonce csr-wrong-nonce@1 failed "CSR refused: its nonce is not the one this station just sent (stale or replayed CSR)"
+fail_case powercut powercut@300 revoked "the stamp was not written (device 1-1 (serial "
+contains "$(q "SELECT group_concat(kind) FROM events WHERE subject = (SELECT serial FROM devices WHERE hardware_id = '$hw')")" "device.failed,device.revoked" "powercut: failed, then its certificate revoked"
+fail_case commitcut commit-cut@8 unconfirmed "the device was lost while activating its stamp"
+CUT_HW=$hw
+
+# The same device plugged in again: recovery finishes it (its stamp is staged).
+ST="$TMP/commitcut"
+srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 1
+contains "$OUT" "recovered $(q "SELECT serial FROM devices WHERE hardware_id = '$CUT_HW'"): was unconfirmed, the device is attached with its stamp active: done" "recovery finishes an unconfirmed device that is attached"
+is "$(q "SELECT state FROM devices WHERE hardware_id = '$CUT_HW'")" done "recovered device done"
+
+# --- a denied device: refused before allocation
+ST="$TMP/deny"
+emu --devices 1 -- true
+hw=$(cat "$ST/dev-1/serial")
+"$STATION" deny add hardware-id "$hw" --reason "stolen from the line" --home "$H" >/dev/null || not_ok "deny add"
+n=$(q "SELECT count(*) FROM devices")
+srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 1
+is "$RC" 1 "denied device: exit 1"
+contains "$OUT" "FAIL  port 1-1    device $hw: denied: hardware_id $hw is on the deny list since " "denied device message"
+is "$(q "SELECT count(*) FROM devices")" "$n" "nothing allocated for a denied device"
+
+# --- HSM fault: the sub-CA's signature fails (PKCS#11 shim)
+SHIM="$TOP/${BUILD:-build}/test-tools/pkcs11-shim.so"
+if [ -f "$SHIM" ]; then
+	cp "$H/station.conf" "$TMP/station.conf.orig"
+	sed -i "s#^module = .*#module = $SHIM#" "$H/station.conf"
+	ST="$TMP/hsm"
+	run env HSM_SHIM_FAULT=C_Sign:2:CKR_DEVICE_ERROR "$EMU" --state "$ST" --trust "$H/pki/stamp.pem" --keygen-ms 10 --devices 2 --arrive-every 200 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 2
+	is "$RC" 1 "HSM fault: exit 1"
+	contains "$OUT" "no certificate: token 'station-demo': signing the certificate of device " "HSM fault: the certificate signature failure is named"
+	contains "$OUT" "STOP: the token failed" "HSM fault: the run stops rather than burn identities"
+	hw=$(cat "$ST/dev-1/serial")
+	is "$(q "SELECT state FROM devices WHERE hardware_id = '$hw'")" failed "HSM fault: device failed"
+	is "$(q "SELECT count(*) FROM devices WHERE hardware_id = '$(cat "$ST/dev-2/serial")'")" 0 "HSM fault: the next device is not started"
+	cp "$TMP/station.conf.orig" "$H/station.conf"
+else
+	not_ok "fault module $SHIM (make check builds it)"
+fi
+
+# --- orders: used up, expired
+sign() {  # sign NAME ID QTY FIRST EXPIRES
+	printf 'station-order 1\norder_id = %s\nstation_id = DEMO-01\nproduct = DW1\nquantity = %s\nserial_first = %s\nserial_last = %s\nkey_mode = device\nclaim_mode = user\nexpires = %s\n' \
+	    "$2" "$3" "$4" "$(($4 + $3 - 1))" "$5" > "$TMP/$1.txt"
+	openssl cms -sign -binary -nodetach -outform DER -in "$TMP/$1.txt" \
+	    -signer "$H/pki/order.pem" -inkey "$H/pki/demo-order.key" -out "$TMP/$1.order"
+	"$STATION" order import --home "$H" "$TMP/$1.order" >/dev/null
+}
+sign small SMALL-1 1 50000 2099-12-31T23:59:59Z || not_ok "import a one-device order"
+ST="$TMP/small"
+srun --devices 2 --arrive-every 300 -- "$STATION" run --home "$H" --order SMALL-1 --idle-exit 2
+is "$RC" 1 "order used up: exit 1"
+is "$(echo "$OUT" | grep -c '^PASS')" 1 "order used up: one device stamped"
+contains "$OUT" "not stamped: order SMALL-1 is used up: 1 of 1 allocated; ask the brand owner for a new order" "order used up message"
+contains "$OUT" "STOP: order SMALL-1 is used up" "order used up stops the run"
+sign soon SOON-1 5 60000 "$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)" || not_ok "import a short-lived order"
+sleep 3
+run "$STATION" run --home "$H" --order SOON-1 --count 1
+is "$RC" 1 "expired order: exit 1"
+err_is "station: run: order SOON-1 is expired: nothing can be stamped under it; ask the officer for a new order" "expired order message"
+
+# --- Ctrl-C: devices in flight are finished, the log sealed
+ST="$TMP/intr"
+srun --devices 6 --arrive-every 250 --fault slow@40 -- bash -c '"$0" run --home "$1" --order DEMO-DEVICE-1 & pid=$!; sleep 1; kill -INT $pid; wait $pid' "$STATION" "$H"
+is "$RC" 0 "Ctrl-C: clean exit 0"
+contains "$OUT" "Ctrl-C: no new device; finishing the " "Ctrl-C message"
+contains "$OUT" "audit log sealed" "Ctrl-C: checkpoint written"
+is "$(q "SELECT count(*) FROM devices WHERE state IN ('allocated', 'key_ready', 'issued', 'written')")" 0 "Ctrl-C: no device left in flight"
+
+# --- killed mid-stamp (SIGKILL): recovery at the next start
+ST="$TMP/kill"
+emu --devices 1 --fault slow@300 -- timeout -s KILL 0.6 "$STATION" run --home "$H" --order DEMO-DEVICE-1 >/dev/null 2>&1
+hw=$(cat "$ST/dev-1/serial")
+was=$(q "SELECT state FROM devices WHERE hardware_id = '$hw'")
+case "$was" in allocated|key_ready|issued|written|done) ok "killed: device left $was" ;; *) not_ok "killed: device left '$was'" ;; esac
+ST="$TMP/kill-other"
+srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --count 1
+is "$RC" 0 "after a kill: the next run stamps"
+is "$(q "SELECT count(*) FROM devices WHERE state IN ('allocated', 'key_ready', 'issued', 'written')")" 0 "after a kill: nothing left in flight"
+case "$was" in
+issued) contains "$OUT" "was issued, now voided and its certificate" "killed while issued: voided and revoked" ;;
+written) contains "$OUT" "was written, now unconfirmed" "killed while written: unconfirmed (device gone)" ;;
+allocated|key_ready) contains "$OUT" "now voided (no certificate was issued)" "killed before issue: voided" ;;
+*) ok "killed after done: nothing to recover" ;;
+esac
+
 run "$STATION" audit verify --home "$H"
 is "$RC" 0 "audit log verifies"
+contains "$OUT" "result: INTACT" "audit verify: intact"
 finish
