@@ -106,11 +106,40 @@ contains "$(q "SELECT group_concat(kind) FROM events WHERE subject = (SELECT ser
 fail_case commitcut commit-cut@8 unconfirmed "the device was lost while activating its stamp"
 CUT_HW=$hw
 
+# Unplugged mid-stamp: leaves 250 ms after it arrived, every step slow.
+ST="$TMP/unplug"
+srun --devices 1 --arrive-every 1000 --fault slow@100 --fault leave@250 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 2
+is "$RC" 1 "unplugged: exit 1"
+hw=$(cat "$ST/dev-1/serial")
+is "$(q "SELECT state FROM devices WHERE hardware_id = '$hw'")" failed "unplugged: device failed"
+contains "$OUT" "disconnected during " "unplugged: the operator is told the device was disconnected"
+
 # The same device plugged in again: recovery finishes it (its stamp is staged).
 ST="$TMP/commitcut"
 srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 1
 contains "$OUT" "recovered $(q "SELECT serial FROM devices WHERE hardware_id = '$CUT_HW'"): was unconfirmed, the device is attached with its stamp active: done" "recovery finishes an unconfirmed device that is attached"
 is "$(q "SELECT state FROM devices WHERE hardware_id = '$CUT_HW'")" done "recovered device done"
+
+# --- --confirm-label: the scanner types the claim ID (lower case, hyphens)
+ST="$TMP/confirm"
+mkfifo "$TMP/scan"
+( emu --devices 2 --arrive-every 200 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --count 2 --confirm-label < "$TMP/scan" > "$TMP/confirm.out" 2>&1; echo $? > "$TMP/confirm.rc" ) &
+exec 7> "$TMP/scan"
+for k in 1 2; do
+	for i in $(seq 1 100); do
+		[ -f "$ST/dev-$k/serial" ] && c=$(q "SELECT claim_id FROM devices WHERE hardware_id = '$(cat "$ST/dev-$k/serial")' AND state = 'done'")
+		[ -n "${c:-}" ] && break; sleep 0.1
+	done
+	if [ "$k" = 1 ]; then echo "$c" | tr 'A-Z' 'a-z' | sed 's/^\(....\)/\1-/' >&7; else echo "WRONG-LABEL" >&7; fi
+	c=
+done
+exec 7>&-
+wait
+is "$(cat "$TMP/confirm.rc")" 0 "confirm-label: run ends"
+contains "$(cat "$TMP/confirm.out")" "scan the label of " "confirm-label: the operator is asked to scan"
+contains "$(cat "$TMP/confirm.out")" "NOTE: the scanned label is not a claim ID" "confirm-label: a wrong scan is reported"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'label.confirmed'")" 1 "confirm-label: a good scan (typed form) recorded"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'label.mismatch'")" 1 "confirm-label: a wrong scan recorded"
 
 # --- a denied device: refused before allocation
 ST="$TMP/deny"
