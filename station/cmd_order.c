@@ -14,9 +14,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -296,6 +298,21 @@ cleanup:
 	return ret;
 }
 
+/* demo_present(dir): the three demo orders are there. */
+static bool
+demo_present(const char *dir)
+{
+	static const char *const names[] = { "device", "token", "host" };
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/demo-%s.order", dir, names[i]);
+		if (access(path, F_OK) != 0)
+			return false;
+	}
+	return true;
+}
+
 static int
 demo_main(int argc, char *argv[])
 {
@@ -330,8 +347,10 @@ demo_main(int argc, char *argv[])
 	if (station_path(cfg.home, "pki/demo-order.key", key, sizeof(key)) != 0 ||
 	    station_path(cfg.home, "orders", dir, sizeof(dir)) != 0)
 		return EXIT_FAILED;
-	if (order_demo_write(dir, key, cfg.pki_order_cert, cfg.station_id,
-	    time(NULL), err) != 0) {
+	/* `station pki demo` writes them already: then there is nothing to
+	 * do. */
+	if (!demo_present(dir) && order_demo_write(dir, key,
+	    cfg.pki_order_cert, cfg.station_id, time(NULL), err) != 0) {
 		station_err("order demo: %s", err);
 		return EXIT_FAILED;
 	}

@@ -40,6 +40,7 @@
 #include <openssl/rand.h>
 
 #include "station/pin.h"
+#include "station/order.h"
 #include "station/pki.h"
 #include "station/station.h"
 
@@ -342,6 +343,23 @@ usage(FILE *out)
 	    "Exit codes: 0 created, 1 failed (nothing left behind), 2 usage.\n");
 }
 
+/* demo_orders(cfg): the demo production orders, one per key mode, in
+ * HOME/orders/ (order_demo_write), ready for 'station order import'. */
+static int
+demo_orders(const struct station_config *cfg)
+{
+	char err[ORDER_ERR_MAX], key[PATH_MAX], dir[PATH_MAX];
+
+	if (station_path(cfg->home, "pki/demo-order.key", key, sizeof(key)) !=
+	    0 || station_path(cfg->home, "orders", dir, sizeof(dir)) != 0 ||
+	    order_demo_write(dir, key, cfg->pki_order_cert, cfg->station_id,
+	    time(NULL), err) != 0) {
+		station_err("pki demo: demo orders: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 pki_demo_main(int argc, char *argv[])
 {
@@ -410,12 +428,16 @@ pki_demo_main(int argc, char *argv[])
 			goto cleanup;
 		}
 		hsm_ca_free(ca);
+		if (demo_orders(&cfg) != 0)
+			goto cleanup;
 	}
 	printf("Demo station home: %s\n"
 	    "  token '%s' in %s/tokens (PIN in %s/pin, mode 0600)\n"
 	    "  root: %s/pki/root.pem (demo software key), sub-CA: "
-	    "%s/pki/subca.pem\n", d.home, DEMO_TOKEN, d.home, d.home, d.home,
-	    d.home);
+	    "%s/pki/subca.pem\n"
+	    "  demo orders: %s/orders/demo-device.order, demo-token.order, "
+	    "demo-host.order\n", d.home, DEMO_TOKEN, d.home, d.home, d.home,
+	    d.home, d.home);
 	ret = EXIT_OK;
 cleanup:
 	hsm_close(d.h);
