@@ -52,12 +52,14 @@ bench_say(struct bench_result *r, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* db_lock / db_unlock: the audit handle is one thread's at a time. */
+/* db_lock / db_unlock: the audit handle is one thread's at a time. The
+ * time counted is the time holding it, not the wait for another
+ * device's turn (that is in the wall time). */
 void
 bench_db_lock(struct bench *b, struct bench_result *r, double *t)
 {
-	*t = bench_now_ms();
 	pthread_mutex_lock(&b->db);
+	*t = bench_now_ms();
 	(void)r;
 }
 

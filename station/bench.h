@@ -43,6 +43,7 @@ enum bench_stop {
 /* Where one device's station-side time went, milliseconds. */
 struct bench_times {
 	double hsm, db, usb, device, build;
+	double token;     /* the token's order count (part of db's lock) */
 };
 
 struct bench {

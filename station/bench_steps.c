@@ -36,6 +36,8 @@ bench_allocate(struct bench *b, struct bench_result *r)
 	enum order_problem problem;
 	char err[ORDER_ERR_MAX], ierr[IDENTITY_ERR_MAX];
 	uint64_t n;
+	double t;
+	int rc;
 
 	if (order_allocate_check(b->a, b->h, cfg->hsm_module,
 	    b->terms.order_id, time(NULL), &st, &n, &problem, err) != 0) {
@@ -68,8 +70,11 @@ bench_allocate(struct bench *b, struct bench_result *r)
 		return -1;
 	}
 	b->allocated = st.allocated + 1;
-	if (order_allocated(b->h, cfg->hsm_module, st.terms.order_id,
-	    st.allocated + 1, err) != 0) {
+	t = bench_now_ms();
+	rc = order_allocated(b->h, cfg->hsm_module, st.terms.order_id,
+	    st.allocated + 1, err);
+	r->t.token += bench_now_ms() - t;
+	if (rc != 0) {
 		/* The database is ahead of the token: repaired at the next
 		 * allocation (order.h); this device goes on. */
 		fprintf(stderr, "station: warning: %s\n", err);
