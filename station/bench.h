@@ -68,6 +68,8 @@ struct bench {
 	enum bench_stop stop;         /* under db */
 	char stop_reason[BENCH_REASON_MAX];
 	uint64_t allocated;           /* the order's count, under db */
+	uint64_t token_upto;          /* the token's count as this run set
+	                                 it (its reservation), under db */
 	struct bench_times *times;    /* per passed device (bench_times.c) */
 	size_t ntimes, captimes;
 };

@@ -35,11 +35,15 @@ bench_allocate(struct bench *b, struct bench_result *r)
 	struct order_state st;
 	enum order_problem problem;
 	char err[ORDER_ERR_MAX], ierr[IDENTITY_ERR_MAX];
-	uint64_t n;
+	uint64_t n, upto;
 	double t;
 	int rc;
 
-	if (order_allocate_check(b->a, b->h, cfg->hsm_module,
+	/* The token is read at the first allocation and at each new
+	 * reservation; in between this run is the only writer (one run per
+	 * station, the lock file) and knows its count. */
+	if (order_allocate_check(b->a, b->token_upto > b->allocated ? NULL :
+	    b->h, cfg->hsm_module,
 	    b->terms.order_id, time(NULL), &st, &n, &problem, err) != 0) {
 		b->stop = problem == ORDER_FAILED ? BENCH_STATION_FAULT :
 		    BENCH_ORDER_DONE;
@@ -70,13 +74,22 @@ bench_allocate(struct bench *b, struct bench_result *r)
 		return -1;
 	}
 	b->allocated = st.allocated + 1;
+	if (st.token_known && st.token_count > b->token_upto)
+		b->token_upto = st.token_count;
+	if (b->token_upto >= st.allocated + 1)
+		return 0;               /* within the reservation */
 	t = bench_now_ms();
-	rc = order_allocated(b->h, cfg->hsm_module, st.terms.order_id,
-	    st.allocated + 1, err);
+	upto = st.allocated + BENCH_RESERVE;
+	if (upto > st.terms.quantity)
+		upto = st.terms.quantity;
+	rc = order_reserve(b->a, b->h, cfg->hsm_module, st.terms.order_id,
+	    upto, b->actor, err);
 	r->t.token += bench_now_ms() - t;
+	if (rc == 0)
+		b->token_upto = upto;
 	if (rc != 0) {
-		/* The database is ahead of the token: repaired at the next
-		 * allocation (order.h); this device goes on. */
+		/* The device is allocated; the token is behind, which the next
+		 * allocation repairs (order.h). */
 		fprintf(stderr, "station: warning: %s\n", err);
 	}
 	return 0;

@@ -12,6 +12,7 @@
 #include "station/label.h"
 
 #define BENCH_IMAGE_MAX 16384
+#define BENCH_RESERVE 32          /* the token's count, a block ahead */
 
 /* The device's key as the key mode made it. */
 struct bench_key {

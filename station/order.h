@@ -130,6 +130,9 @@ int order_load(struct audit *a, const char *order_id, struct order *o,
 struct order_state {
 	struct order terms;
 	uint64_t allocated;         /* devices allocated (database) */
+	uint64_t reserved;          /* the token's count as the database
+	                               recorded it: allocated, or a
+	                               reservation ahead of it */
 	uint64_t left;              /* quantity - allocated, 0 if none */
 	bool token_known;           /* token consulted and record found */
 	uint64_t token_count;       /* the token's count, if known */
@@ -159,12 +162,31 @@ int order_allocate_check(struct audit *a, struct hsm *h, const char *module,
 /*
  * order_allocated(h, module, order_id, allocated, err): after a device
  * was allocated under ${order_id} in the database (durably), raise the
- * token's count to ${allocated} (the database's new count). Database
+ * token's count to ${allocated} (the database's new count), unless a
+ * reservation covers it already. Database
  * first, token second: a crash in between leaves the token one behind,
  * which order_allocate_check repairs; never ahead, which it reports.
  */
 int order_allocated(struct hsm *h, const char *module, const char *order_id,
     uint64_t allocated, char err[static ORDER_ERR_MAX]);
+
+/*
+ * order_reserve(a, h, module, order_id, upto, actor, err): raise the
+ * token's count of ${order_id} to ${upto} ahead of allocations (the bench
+ * does it a block at a time: one token write per block instead of one per
+ * device), the new count recorded in the log first (event
+ * ORDER_RESERVED_KIND, detail upto), so that a token ahead of the
+ * database's count by a recorded reservation is not a rollback, while a
+ * token ahead of every record still is. Serials still follow the
+ * database's count, so a crash skips nothing and reuses nothing. The
+ * price: a database copied back to a state after the last reservation
+ * (at most one block of devices behind) is not caught by the token
+ * alone; the audit anchor catches it. 0 or -1.
+ */
+#define ORDER_RESERVED_KIND "bench.reserved"
+int order_reserve(struct audit *a, struct hsm *h, const char *module,
+    const char *order_id, uint64_t upto, const char *actor,
+    char err[static ORDER_ERR_MAX]);
 
 /*
  * order_demo_write(dir, key_file, cert_file, station_id, now, err): the

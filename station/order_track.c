@@ -167,6 +167,59 @@ cleanup:
 	return ret;
 }
 
+/* Reservations: the bench raises the token's count by a block ahead of
+ * use (order_reserve), each time recording the new count in the log
+ * first (event ORDER_RESERVED_KIND, subject the order id, detail upto). */
+struct reserved {
+	uint64_t upto;
+};
+
+static int
+find_reserved(void *ctx, const struct audit_event *e)
+{
+	struct reserved *r = ctx;
+	struct audit_detail d[AUDIT_FIELDS_MAX];
+	char text[24];
+	size_t n;
+
+	if (audit_details_parse(e->details, e->details_len, d,
+	    AUDIT_FIELDS_MAX, &n) != 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d[i].key, "upto") == 0 && d[i].len < sizeof(text)) {
+			uint64_t v;
+
+			memcpy(text, d[i].value, d[i].len);
+			text[d[i].len] = '\0';
+			v = strtoull(text, NULL, 10);
+			if (v > r->upto)
+				r->upto = v;
+		}
+	return 0;
+}
+
+int
+order_reserve(struct audit *a, struct hsm *h, const char *module,
+    const char *order_id, uint64_t upto, const char *actor,
+    char err[static ORDER_ERR_MAX])
+{
+	struct audit_field f[1];
+	char text[24], herr[HSM_ERR_MAX];
+
+	snprintf(text, sizeof(text), "%llu", (unsigned long long)upto);
+	f[0] = (struct audit_field){ "upto", text, strlen(text) };
+	if (audit_append(a, actor, ORDER_RESERVED_KIND, order_id, f, 1,
+	    NULL) != 0) {
+		fmt(err, "%s", audit_error(a));
+		return -1;
+	}
+	if (hsm_order_counter_set(h, module, order_id, upto, herr) != 0) {
+		fmt(err, "%s", herr);
+		return -1;
+	}
+	return 0;
+}
+
 int
 order_state_get(struct audit *a, struct hsm *h, const char *module,
     const char *order_id, time_t now, struct order_state *st,
@@ -184,6 +237,17 @@ order_state_get(struct audit *a, struct hsm *h, const char *module,
 		return -1;
 	}
 	st->allocated = rec.allocated;
+	{
+		struct audit_filter f = { .kind = ORDER_RESERVED_KIND,
+		    .subject = order_id };
+		struct reserved r = { 0 };
+
+		if (audit_events(a, &f, find_reserved, &r) < 0) {
+			fmt(err, "%s", audit_error(a));
+			return -1;
+		}
+		st->reserved = r.upto > rec.allocated ? r.upto : rec.allocated;
+	}
 	st->left = rec.allocated < rec.quantity ? rec.quantity - rec.allocated :
 	    0;
 	if (h != NULL) {
@@ -195,7 +259,7 @@ order_state_get(struct audit *a, struct hsm *h, const char *module,
 		}
 		st->token_known = rc == 0;
 	}
-	if (st->token_known && st->token_count > st->allocated)
+	if (st->token_known && st->token_count > st->reserved)
 		st->state = "rolled back";
 	else if (st->left == 0)
 		st->state = "used up";
@@ -218,27 +282,27 @@ order_allocate_check(struct audit *a, struct hsm *h, const char *module,
 	*problem = ORDER_FAILED;
 	if ((rc = order_state_get(a, h, module, order_id, now, st, err)) != 0)
 		return -1;
-	if (st->token_known && st->token_count > st->allocated) {
+	if (st->token_known && st->token_count > st->reserved) {
 		*problem = ORDER_ROLLED_BACK;
 		fmt(err, "order %s: the token counted %llu identities but the "
 		    "database only %llu; the database was rolled back or "
 		    "replaced, and stamping under this order stops until a "
 		    "security officer resolves it", order_id,
 		    (unsigned long long)st->token_count,
-		    (unsigned long long)st->allocated);
+		    (unsigned long long)st->reserved);
 		return -1;
 	}
-	if (h != NULL && (!st->token_known || st->token_count < st->allocated)) {
+	if (h != NULL && (!st->token_known || st->token_count < st->reserved)) {
 		/* The token is behind (a crash between the database and the
 		 * token, or its record was never made): bring it up. */
 		if ((!st->token_known && hsm_order_counter_create(h, module,
 		    order_id, herr) != 0) || hsm_order_counter_set(h, module,
-		    order_id, st->allocated, herr) != 0) {
+		    order_id, st->reserved, herr) != 0) {
 			fmt(err, "%s", herr);
 			return -1;
 		}
 		st->token_known = true;
-		st->token_count = st->allocated;
+		st->token_count = st->reserved;
 	}
 	if (st->left == 0) {
 		*problem = ORDER_USED_UP;
@@ -265,7 +329,12 @@ order_allocated(struct hsm *h, const char *module, const char *order_id,
     uint64_t allocated, char err[static ORDER_ERR_MAX])
 {
 	char herr[HSM_ERR_MAX];
+	uint64_t now;
 
+	/* Already counted by a reservation (order_reserve): nothing to do. */
+	if (hsm_order_counter_get(h, module, order_id, &now, herr) == 0 &&
+	    now >= allocated)
+		return 0;
 	if (hsm_order_counter_set(h, module, order_id, allocated, herr) != 0) {
 		fmt(err, "%s", herr);
 		return -1;
