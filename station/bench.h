@@ -70,6 +70,7 @@ struct bench {
 	uint64_t allocated;           /* the order's count, under db */
 	uint64_t token_upto;          /* the token's count as this run set
 	                                 it (its reservation), under db */
+	uint64_t cursor;              /* next position of the serial block */
 	struct bench_times *times;    /* per passed device (bench_times.c) */
 	size_t ntimes, captimes;
 };

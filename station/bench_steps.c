@@ -35,30 +35,32 @@ bench_allocate(struct bench *b, struct bench_result *r)
 	struct order_state st;
 	enum order_problem problem;
 	char err[ORDER_ERR_MAX], ierr[IDENTITY_ERR_MAX];
-	uint64_t n, upto;
-	double t;
+	uint64_t n;
 	int rc;
 
-	/* The token is read at the first allocation and at each new
-	 * reservation; in between this run is the only writer (one run per
-	 * station, the lock file) and knows its count. */
-	if (order_allocate_check(b->a, b->token_upto > b->allocated ? NULL :
-	    b->h, cfg->hsm_module,
-	    b->terms.order_id, time(NULL), &st, &n, &problem, err) != 0) {
+	/* The token is read at the run's first allocation (the rollback
+	 * check); then this run is its only writer (one run per station,
+	 * the lock file) and knows its count. */
+	if (order_allocate_check(b->a, b->token_upto ? NULL : b->h,
+	    cfg->hsm_module, b->terms.order_id, time(NULL), &st, &n, &problem,
+	    err) != 0) {
 		b->stop = problem == ORDER_FAILED ? BENCH_STATION_FAULT :
 		    BENCH_ORDER_DONE;
-		snprintf(b->stop_reason, sizeof(b->stop_reason), "%s", err);
-		bench_say(r, "not stamped: %s", err);
-		return -1;
+		goto stop;
 	}
+	if (b->token_upto == 0 || b->cursor >= b->token_upto) {
+		if ((rc = bench_reserve(b, &st, r, err)) != 0) {
+			b->stop = rc > 0 ? BENCH_ORDER_DONE : BENCH_STATION_FAULT;
+			goto stop;
+		}
+	}
+	n = st.terms.serial_first + b->cursor++;
 	if (identity_serial(cfg->identity_serial_template, st.terms.product,
 	    cfg->station_id, st.terms.order_id, n, r->serial, ierr) != 0) {
 		b->stop = BENCH_STATION_FAULT;
-		snprintf(b->stop_reason, sizeof(b->stop_reason), "[identity] "
-		    "serial_template: %s", ierr);
-		bench_say(r, "not stamped: %s", b->stop_reason);
+		snprintf(err, sizeof(err), "[identity] serial_template: %s", ierr);
 		r->serial[0] = '\0';
-		return -1;
+		goto stop;
 	}
 	d.serial = r->serial;
 	d.hardware_id = r->hwid;
@@ -68,31 +70,16 @@ bench_allocate(struct bench *b, struct bench_result *r)
 	    cfg->identity_claim_length, cfg->identity_claim_check_symbol,
 	    b->actor, r->claim, NULL, ierr) != 0) {
 		b->stop = BENCH_STATION_FAULT;
-		snprintf(b->stop_reason, sizeof(b->stop_reason), "%s", ierr);
-		bench_say(r, "not stamped: %s", ierr);
+		snprintf(err, sizeof(err), "%s", ierr);
 		r->serial[0] = '\0';
-		return -1;
+		goto stop;
 	}
 	b->allocated = st.allocated + 1;
-	if (st.token_known && st.token_count > b->token_upto)
-		b->token_upto = st.token_count;
-	if (b->token_upto >= st.allocated + 1)
-		return 0;               /* within the reservation */
-	t = bench_now_ms();
-	upto = st.allocated + BENCH_RESERVE;
-	if (upto > st.terms.quantity)
-		upto = st.terms.quantity;
-	rc = order_reserve(b->a, b->h, cfg->hsm_module, st.terms.order_id,
-	    upto, b->actor, err);
-	r->t.token += bench_now_ms() - t;
-	if (rc == 0)
-		b->token_upto = upto;
-	if (rc != 0) {
-		/* The device is allocated; the token is behind, which the next
-		 * allocation repairs (order.h). */
-		fprintf(stderr, "station: warning: %s\n", err);
-	}
 	return 0;
+stop:
+	snprintf(b->stop_reason, sizeof(b->stop_reason), "%s", err);
+	bench_say(r, "not stamped: %s", err);
+	return -1;
 }
 
 static void

@@ -49,6 +49,18 @@ void bench_db_unlock(struct bench *b, struct bench_result *r, double t);
  * token. */
 void bench_token_fault(struct bench *b, struct bench_result *r);
 
+/*
+ * bench_reserve(b, st, r, err): under b->db, a new block of the serial
+ * block for this run (bench_reserve.c): b->cursor and b->token_upto. 0;
+ * 1 if the serial block is used up; -1 (database or token). ${err} says
+ * why. bench_release(b): at a clean end, give back what the run did not
+ * use (event BENCH_RELEASED_KIND). 0 or -1.
+ */
+#define BENCH_RELEASED_KIND "bench.released"
+int bench_reserve(struct bench *b, const struct order_state *st,
+    struct bench_result *r, char err[static ORDER_ERR_MAX]);
+int bench_release(struct bench *b);
+
 /* bench_allocate(b, r): under b->db: the order's check, the serial, a
  * claim ID, the token's count. 0, or -1 (reason in ${r}; an order that
  * cannot go on stops the run). */

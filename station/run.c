@@ -382,6 +382,10 @@ opened(const struct station_config *cfg, const struct run_opts *o,
 	    (unsigned long long)b->terms.quantity, o->operator ?
 	    ", operator " : "", op);
 	bench_loop(&l, interrupted);
+	if (bench_release(b) != 0) {
+		station_err("%s: %s", cfg->audit_database, audit_error(b->a));
+		goto out;
+	}
 	run_screen_summary(l.screen);
 	if (o->times)
 		bench_times_report(b, stdout);

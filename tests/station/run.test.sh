@@ -217,7 +217,25 @@ allocated|key_ready) contains "$OUT" "now voided (no certificate was issued)" "k
 *) ok "killed after done: nothing to recover" ;;
 esac
 
+killed=$(q "SELECT serial FROM devices WHERE hardware_id = '$(cat "$TMP/kill/dev-1/serial")'")
+next=$(q "SELECT serial FROM devices WHERE hardware_id = '$(cat "$TMP/kill-other/dev-1/serial")'")
+[ "${next##*-}" -gt "$(( 10#${killed##*-} + 1 ))" ] && ok "after a kill: serials skip the killed run's block ($killed, then $next), never reused" || not_ok "after a kill: serials skip ($killed, then $next)"
+run "$STATION" order status --home "$H" --token
+is "$RC" 0 "order status --token: the token's reservation is not a rollback"
+
 run "$STATION" audit verify --home "$H"
 is "$RC" 0 "audit log verifies"
 contains "$OUT" "result: INTACT" "audit verify: intact"
+
+# --- a database copied back: the token's count is ahead of every record
+cp "$DB" "$TMP/old.db"
+ST="$TMP/rb1"
+srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --count 1
+is "$RC" 0 "one more device before the rollback"
+rm -f "$DB-wal" "$DB-shm"; cp "$TMP/old.db" "$DB"
+ST="$TMP/rb2"
+srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 1
+is "$RC" 1 "rolled-back database: exit 1"
+contains "$OUT" "STOP: order DEMO-DEVICE-1: the token counted " "rolled-back database: the run stops"
+contains "$OUT" "the database was rolled back or replaced" "rolled-back database message"
 finish
