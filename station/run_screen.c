@@ -141,11 +141,14 @@ run_screen_result(struct run_screen *s, const struct bench_result *r,
 	erase(s);
 	if (r->pass) {
 		identity_claim_display(r->claim, claim);
-		fprintf(s->out, "PASS  port %-6s %s  claim %s  (%.1f s)%s%s",
+		fprintf(s->out, "%sPASS%s  port %-6s %s  claim %s  (%.1f s)%s%s",
+		    s->live ? "\033[1;32m" : "", s->live ? "\033[0m" : "",
 		    r->port, r->serial, claim, r->ms / 1000.0,
 		    r->reason[0] ? "  NOTE: " : "", r->reason);
 	} else {
-		fprintf(s->out, "FAIL  port %-6s device %s%s%s: %s", r->port,
+		fprintf(s->out, "%sFAIL%s  port %-6s device %s%s%s: %s",
+		    s->live ? "\033[1;31m" : "", s->live ? "\033[0m" : "",
+		    r->port,
 		    r->hwid[0] ? r->hwid : "?", r->serial[0] ? " serial " : "",
 		    r->serial, r->reason);
 	}
