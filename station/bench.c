@@ -438,6 +438,14 @@ bench_device(struct bench *b, struct flasher *fl,
 	    build(b, r, &info, k, cert, cert_len, st) != 0 ||
 	    write_stamp(b, s, r, &info, st, step, arg) != 0)
 		goto out;
+	if (b->cfg->stamp_lock) {
+		step(arg, r->port, "locking");
+		t = bench_now_ms();
+		rc = flasher_lock(s, &info, ferr) == 0;
+		r->t.usb += bench_now_ms() - t;
+		if (!rc)
+			bench_lock_failed(b, r, ferr);
+	}
 	step(arg, r->port, "label");
 	bench_finish(b, r);
 out:

@@ -91,6 +91,7 @@ struct bench_result {
 	char claim[IDENTITY_CLAIM_BUF];
 	bool pass;
 	bool label_ok;                /* label printed (and confirmed) */
+	bool lock_failed;             /* [stamp] lock: the device did not lock */
 	char reason[BENCH_REASON_MAX];/* FAIL: what and what to do */
 	struct bench_times t;
 	double ms;                    /* wall time */

@@ -311,6 +311,24 @@ bench_commit_failed(struct bench *b, struct flasher_session *s,
 	return -1;
 }
 
+void
+bench_lock_failed(struct bench *b, struct bench_result *r, const char *why)
+{
+	struct audit_field f[2];
+	double t;
+
+	r->lock_failed = true;
+	bench_say(r, "stamped, but the device did not lock (%s): set it aside "
+	    "for the officer", why);
+	f[0] = (struct audit_field){ "port", r->port, strlen(r->port) };
+	f[1] = (struct audit_field){ "reason", why, strlen(why) };
+	bench_db_lock(b, r, &t);
+	if (audit_append(b->a, b->actor, "bench.lock_failed", r->serial, f, 2,
+	    NULL) != 0)
+		b->stop = BENCH_STATION_FAULT;
+	bench_db_unlock(b, r, t);
+}
+
 /* confirm(b, r): read the scanned claim ID and compare. */
 static void
 confirm(struct bench *b, struct bench_result *r)
@@ -375,8 +393,10 @@ bench_finish(struct bench *b, struct bench_result *r)
 		return;
 	}
 	bench_db_unlock(b, r, t);
-	r->pass = true;
-	if (!r->label_ok)
+	r->pass = !r->lock_failed;
+	if (r->lock_failed)
+		;       /* the reason says so; the label is printed */
+	else if (!r->label_ok)
 		bench_say(r, "stamped, but the label was not printed (%s): "
 		    "reprint with 'station label %s'", files ? lerr :
 		    "out of memory", r->serial);

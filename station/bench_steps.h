@@ -83,6 +83,12 @@ int bench_record_written(struct bench *b, struct bench_result *r,
 int bench_commit_failed(struct bench *b, struct flasher_session *s,
     struct bench_result *r, const struct bench_stamp *st, const char *why);
 
+/* bench_lock_failed(b, r, why): the stamp is active but the device did not
+ * lock ([stamp] lock): event bench.lock_failed; the device is finished
+ * (done, labelled) but reported as FAIL, for the officer. */
+void bench_lock_failed(struct bench *b, struct bench_result *r,
+    const char *why);
+
 /* bench_finish(b, r, st): label, `done`, and with --confirm-label the
  * scan. Sets r->pass. */
 void bench_finish(struct bench *b, struct bench_result *r);

@@ -72,6 +72,7 @@ const struct key config_keys[] = {
 	{ "stamp", "hardware_revision", KEY_TEXT,
 	    FIELD(stamp_hardware_revision), "none", 0, 0 },
 	{ "stamp", "pop_secret", KEY_BOOL, FIELD(stamp_pop_secret), "no", 0, 0 },
+	{ "stamp", "lock", KEY_BOOL, FIELD(stamp_lock), "no", 0, 0 },
 	{ "stamp", "app_public_key", KEY_PATH, FIELD(stamp_app_public_key), "",
 	    0, 0 },
 

@@ -124,7 +124,7 @@ is "$(q "SELECT state FROM devices WHERE hardware_id = '$CUT_HW'")" done "recove
 # --- --confirm-label: the scanner types the claim ID (lower case, hyphens)
 ST="$TMP/confirm"
 mkfifo "$TMP/scan"
-( emu --devices 2 --arrive-every 200 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --count 2 --confirm-label < "$TMP/scan" > "$TMP/confirm.out" 2>&1; echo $? > "$TMP/confirm.rc" ) &
+( emu --devices 2 --arrive-every 200 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --count 2 --parallel 1 --confirm-label < "$TMP/scan" > "$TMP/confirm.out" 2>&1; echo $? > "$TMP/confirm.rc" ) &
 exec 7> "$TMP/scan"
 for k in 1 2; do
 	for i in $(seq 1 100); do
@@ -191,6 +191,21 @@ sleep 3
 run "$STATION" run --home "$H" --order SOON-1 --count 1
 is "$RC" 1 "expired order: exit 1"
 err_is "station: run: order SOON-1 is expired: nothing can be stamped under it; ask the officer for a new order" "expired order message"
+
+# --- [stamp] lock, pop_secret, hardware_revision; a device that does not lock
+cp "$H/station.conf" "$TMP/station.conf.orig"
+printf '\n[stamp]\nlock = yes\npop_secret = yes\nhardware_revision = B2\n' >> "$H/station.conf"
+ST="$TMP/lock"
+srun --devices 2 --fault 2:no-lock@1 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 1
+cp "$TMP/station.conf.orig" "$H/station.conf"
+is "$RC" 1 "lock: a device that did not lock is a FAIL"
+is "$(cat "$ST/dev-1/lock" 2>/dev/null)" 1 "lock: the first device is locked"
+contains "$OUT" "stamped, but the device did not lock (device 1-2 " "lock failure message"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'bench.lock_failed'")" 1 "bench.lock_failed recorded"
+slot_a 1 "$TMP/l1.img"
+run "$STATION" inspect "$TMP/l1.img" --trust "$H/pki/stamp.pem" --hardware-id "$(cat "$ST/dev-1/serial")" --device-key "$ST/dev-1/transport.key"
+contains "$OUT" "pop_secret         0x000f critical secret(opened)" "pop_secret: sealed in the stamp"
+contains "$OUT" "hardware_revision  0x0007 2 bytes: \"B2\"" "hardware_revision in the stamp"
 
 # --- Ctrl-C: devices in flight are finished, the log sealed
 ST="$TMP/intr"
