@@ -192,10 +192,14 @@ bench_recover(struct bench *b, struct flasher *fl, struct run_screen *screen,
 	int ret = -1;
 
 	*count = 0;
-	if (audit_devices(b->a, AUDIT_NONE, collect, &p) != 0) {
-		run_screen_note(screen, "recovery: %s", audit_error(b->a));
-		goto out;
-	}
+	static const enum audit_state states[] = { AUDIT_ALLOCATED,
+	    AUDIT_KEY_READY, AUDIT_ISSUED, AUDIT_WRITTEN, AUDIT_UNCONFIRMED };
+
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (audit_devices(b->a, states[i], collect, &p) != 0) {
+			run_screen_note(screen, "recovery: %s", audit_error(b->a));
+			goto out;
+		}
 	if (p.n > 0 && flasher_list(fl, NULL, 0, &devs, &n, ferr) != 0) {
 		run_screen_note(screen, "recovery: %s", ferr);
 		goto out;
