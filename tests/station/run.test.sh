@@ -90,6 +90,23 @@ is "$RC" 0 "token mode: stamp valid and its secrets open with the device key"
 contains "$OUT" "wrapped_device_key 0x000e critical secret(opened)" "token mode: the wrapped device key opens on the device"
 if cert_ok "$sn"; then ok "token mode: certificate verifies"; else not_ok "token mode: certificate verifies"; fi
 
+# --- host key mode (development stations only): said loudly, recorded
+"$STATION" order import --home "$H" "$H/orders/demo-host.order" >/dev/null || not_ok "import host order"
+ST="$TMP/host"
+srun --devices 1 -- "$STATION" run --home "$H" --order DEMO-HOST-1 --count 1
+is "$RC" 0 "host mode on a development station: stamped"
+contains "$OUT" "WARNING: HOST KEY MODE (development only)" "host mode: the warning"
+contains "$(q "SELECT group_concat(kind) FROM events WHERE kind = 'device.key_ready' AND subject = (SELECT serial FROM devices WHERE key_mode = 'host')")" "device.key_ready" "host mode: key recorded"
+slot_a 1 "$TMP/h1.img"
+run "$STATION" inspect "$TMP/h1.img" --trust "$H/pki/stamp.pem" --hardware-id "$(cat "$ST/dev-1/serial")" --device-key "$ST/dev-1/transport.key"
+contains "$OUT" "wrapped_device_key 0x000e critical secret(opened)" "host mode: the key sealed to the device"
+cp "$H/station.conf" "$TMP/station.conf.dev"
+sed -i 's/^mode = development/mode = production/; s/^\(pin_file = .*\)/\1\nallow_pin_file = yes/' "$H/station.conf"
+run "$STATION" run --home "$H" --order DEMO-HOST-1 --count 1
+cp "$TMP/station.conf.dev" "$H/station.conf"
+is "$RC" 2 "host mode on a production station: exit 2"
+err_is "station: run: order DEMO-HOST-1 asks for host key mode, which only a development station runs ([station] mode = development)" "host mode refused in production"
+
 # fail_case NAME FAULT WANT_STATE WANT_MESSAGE: one fresh device with a fault
 fail_case() {
 	ST="$TMP/$1"
