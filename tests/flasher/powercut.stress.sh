@@ -21,7 +21,7 @@
 #    violations) and the seed (POWERCUT_SEED replays a run).
 # 2. The sweep (POWERCUT_SWEEP=1, the default here): every 8th byte of the
 #    image and every byte of the commit marker, one device at a time.
-# tests/flasher/powercut.test.sh (make check) runs part 1 with 32 cuts.
+# tests/flasher/powercut.test.sh (make check) runs part 1 with 16 cuts.
 . "$(dirname "$0")/../lib/tap.sh"
 EMU=${EMU:-$TOP/${BUILD:-build}/stampdev-emu}
 TOOL=${TOOL:-$TOP/${BUILD:-build}/tools/stamp_tool}
