@@ -39,9 +39,6 @@
  * uses with their arguments, the rest by name.
  */
 #include <dlfcn.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -249,31 +246,6 @@ w_GetSessionInfo(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
 	return rv;
 }
 
-/* stop_after_login(): HSM_SHIM_STOP, once per process. */
-static void
-stop_after_login(void)
-{
-	static atomic_int stopped;
-	const char *file = getenv("HSM_SHIM_STOP");
-	struct rlimit core;
-	char text[128];
-	int fd, n;
-
-	if (file == NULL || atomic_exchange(&stopped, 1) != 0 ||
-	    getrlimit(RLIMIT_CORE, &core) != 0)
-		return;
-	n = snprintf(text, sizeof(text), "%ld %d %llu %llu\n", (long)getpid(),
-	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
-	    (unsigned long long)core.rlim_cur, (unsigned long long)core.rlim_max);
-	fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0600);
-	if (fd < 0)
-		return;
-	if (n > 0 && write(fd, text, (size_t)n) != n)
-		n = -1;
-	close(fd);
-	raise(SIGSTOP);
-}
-
 static CK_RV
 w_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
     CK_ULONG len)
@@ -297,7 +269,7 @@ w_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	if (rv == CKR_OK)
 		rv = shim_real->C_Login(s, user, pin, len);
 	if (rv == CKR_OK)
-		stop_after_login();
+		shim_stop_after_login();
 	/* Never the PIN itself. */
 	shim_add(&l, "C_Login s=%lu user=%lu", s, user);
 	shim_emit(&l, rv);
