@@ -208,6 +208,10 @@ done
 is "$(mode "$H/tokens")" 700 "the token store is 0700"
 is "$(find "$H/tokens" -perm /077 | head -3)" "" "nothing in the token store is open to group or others"
 is "$(mode "$H/pki")" 700 "pki/ is 0700"
+# the database holds claim IDs; SQLite gives -wal and -shm its mode
+for f in "$H"/station.db*; do
+	is "$(mode "$f")" 600 "${f##*/} is 0600"
+done
 # labels and exports carry claim IDs (claim secrets): owner only
 for d in "$H/labels/spool" "$H/labels/png" "$ART/export"; do
 	is "$(mode "$d")" 700 "${d#$TMP/} is 0700"
