@@ -10,10 +10,13 @@
  * When a transaction is about to commit, a checkpoint that is due is
  * sealed into it (seal.c).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit/internal.h"
 
@@ -97,6 +100,24 @@ audit_check_text(struct audit *a, const char *what, const char *s, size_t max,
 		    len, max);
 	if (!audit_text_ok(s, len))
 		return audit_fail(a, "%s: control characters or bad UTF-8", what);
+	return 0;
+}
+
+/* create_private(path, err): make ${path} 0600 if it does not exist, so
+ * that the database (claim IDs: claim secrets) and its -wal and -shm files,
+ * which SQLite gives the database file's mode, are the owner's only. An
+ * empty file is a new database to SQLite. */
+static int
+create_private(const char *path, char err[static AUDIT_ERR_MAX])
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		snprintf(err, AUDIT_ERR_MAX, "cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	close(fd);
 	return 0;
 }
 
@@ -208,6 +229,8 @@ audit_open(const char *path, const char *station_id,
 			return NULL;
 		}
 		flags |= SQLITE_OPEN_CREATE;
+		if (create_private(path, err) != 0)
+			return NULL;
 	}
 	if ((a = open_common(path, flags, err)) == NULL)
 		return NULL;

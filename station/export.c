@@ -118,7 +118,7 @@ scan_extra(void *ctx, const struct audit_event *e)
 }
 
 /* put_file(dir, name, data, len, lines, m): a new file ${dir}/${name}
- * (O_EXCL, 0644, fsynced), listed in ${m} with its size and SHA-256. */
+ * (O_EXCL, 0600: claim IDs are claim secrets; fsynced), listed in ${m} with its size and SHA-256. */
 static int
 put_file(const char *dir, const char *name, const void *data, size_t len,
     uint64_t lines, struct export_manifest *m)
@@ -133,7 +133,7 @@ put_file(const char *dir, const char *name, const void *data, size_t len,
 		station_err("export: %s/%s: path too long", dir, name);
 		return -1;
 	}
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
 		station_err("export: cannot create %s: %s", path,
 		    strerror(errno));
 		return -1;
@@ -495,7 +495,7 @@ export_write(const struct station_config *cfg, struct station_audit *sa,
 		    "a new folder", o->dir);
 		return -1;
 	}
-	if (mkdir(partial, 0755) != 0) {
+	if (mkdir(partial, 0700) != 0) {
 		station_err("export: cannot create %s: %s%s", partial,
 		    strerror(errno), errno == EEXIST ? " (left by an export "
 		    "that failed: remove it)" : "");

@@ -143,7 +143,7 @@ label_zpl(const struct label_device *d, const char *payload, char **out,
 	return 0;
 }
 
-/* make_dirs(path): mkdir -p. */
+/* make_dirs(path): mkdir -p, 0700 (labels carry claim IDs). */
 static int
 make_dirs(const char *path, char err[static LABEL_ERR_MAX])
 {
@@ -160,7 +160,7 @@ make_dirs(const char *path, char err[static LABEL_ERR_MAX])
 			char c = *s;
 
 			*s = '\0';
-			if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			if (mkdir(p, 0700) != 0 && errno != EEXIST) {
 				fmt(err, "cannot create %s: %s", p, strerror(errno));
 				return -1;
 			}
@@ -182,7 +182,7 @@ replace_file(const char *path, const void *data, size_t len,
 	int fd;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) <
 	    0) {
 		fmt(err, "cannot create %s: %s", tmp, strerror(errno));
 		return -1;

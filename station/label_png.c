@@ -10,6 +10,7 @@
  * drawn as uppercase, anything else as '?'.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +168,7 @@ label_png(const struct label_device *d, const char *payload, const char *path,
 	QRcode *qr;
 	size_t qr_px, text_w;
 	FILE *f = NULL;
+	int fd = -1;
 	int ret = -1;
 
 	tmp[0] = '\0';
@@ -196,7 +198,11 @@ label_png(const struct label_device *d, const char *payload, const char *path,
 	text(&im, QUIET * MODULE_PX, qr_px, line1);
 	text(&im, QUIET * MODULE_PX, qr_px + LINE_H, display);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((f = fopen(tmp, "wbe")) == NULL) {
+	/* 0600: a label carries the claim ID, a claim secret */
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0 ||
+	    (f = fdopen(fd, "wb")) == NULL) {
+		if (fd >= 0)
+			close(fd);
 		snprintf(err, LABEL_ERR_MAX, "cannot create %s: %s", tmp,
 		    strerror(errno));
 		goto cleanup;

@@ -8,6 +8,13 @@
  * [hsm] allow_pin_file = yes. The terminal prompt reads /dev/tty with echo
  * off (so neither stdin redirection nor a pipe can feed it by accident).
  * Every buffer that held the PIN is wiped on every path.
+ *
+ * A process that holds the PIN, or the token login it opens (SoftHSM
+ * keeps the token's keys decrypted in the process), makes itself
+ * non-dumpable and sets its core limit to 0 before it reads the PIN: no
+ * core file, no ptrace attach or /proc/PID/mem read by another process of
+ * the same user. The login lasts as long as the process, so this is never
+ * undone.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -156,6 +165,20 @@ cleanup:
 }
 
 int
+pin_protect_process(char err[static HSM_ERR_MAX])
+{
+	const struct rlimit none = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &none) != 0)
+		return fmt_err(err, "cannot disable core dumps (RLIMIT_CORE): %s",
+		    strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return fmt_err(err, "cannot make the process non-dumpable "
+		    "(PR_SET_DUMPABLE): %s", strerror(errno));
+	return 0;
+}
+
+int
 pin_read(const struct station_config *cfg, const char *pin_file,
     char pin[static HSM_PIN_MAX + 1], char err[static HSM_ERR_MAX])
 {
@@ -168,6 +191,8 @@ pin_read(const struct station_config *cfg, const char *pin_file,
 		return fmt_err(err, "PIN file refused in production mode: the "
 		    "security officer types the PIN (or set [hsm] allow_pin_file "
 		    "= yes)");
+	if (pin_protect_process(err) != 0)
+		return -1;
 	if (file != NULL)
 		ret = read_pin_file(file, pin, err);
 	else

@@ -14,6 +14,13 @@
 #include "station/config.h"
 
 /*
+ * pin_protect_process(err): no core dumps (RLIMIT_CORE 0) and not
+ * dumpable (PR_SET_DUMPABLE 0) from now on, for a process about to hold
+ * the PIN or a token login. 0, or -1 with ${err}. pin_read calls it.
+ */
+int pin_protect_process(char err[static HSM_ERR_MAX]);
+
+/*
  * pin_read(cfg, pin_file, pin, err): the PIN from ${pin_file} (the
  * --pin-file option) if not NULL, else from [hsm] pin_file if set, else
  * from the terminal. 0, or -1 with ${err}; ${pin} is wiped on failure.

@@ -265,6 +265,10 @@ build(struct demo *d, const char *module)
 		return -1;
 	if (setenv("SOFTHSM2_CONF", path, 1) != 0)
 		return -1;
+	if (pin_protect_process(err) != 0) {
+		station_err("pki demo: %s", err);
+		return -1;
+	}
 	if (random_pin(d->pin, DEMO_PIN_LEN) != 0 ||
 	    random_pin(d->so_pin, DEMO_PIN_LEN) != 0) {
 		station_err("pki demo: no random numbers");

@@ -1,7 +1,7 @@
 /*
  * bench.c: TEST ONLY. `audit-bench DIR [EVENTS]`: the audit figures for
- * tests/bench/audit.bench.sh, each printed as a Markdown row next to a
- * baseline measured in the same run:
+ * tests/bench/audit.bench.sh, each printed as a BENCH line (tests/bench/run)
+ * next to a baseline measured in the same run:
  *   - events/s, one durable commit each   vs  bare SQLite, one row per commit
  *   - events/s in group commits of 100    vs  bare SQLite, 100 rows per commit
  *   - chain verification of EVENTS (1,000,000) events on one core, target
@@ -153,12 +153,16 @@ main(int argc, char *argv[])
 
 	ours = appends("single.db", 300, 1);
 	base = baseline_inserts("base1.db", 300, 1);
-	printf("| audit events/s, one durable commit each | %.0f | bare SQLite "
-	    "row per commit: %.0f | %.0f%% |\n", ours, base, 100 * ours / base);
+	printf("BENCH audit.append.single %.0f /s audit.append.single.sqlite "
+	    "audit events, one durable commit each\n", ours);
+	printf("BENCH audit.append.single.sqlite %.0f /s - bare SQLite, one row "
+	    "per commit\n", base);
 	ours = appends("group.db", 20000, 100);
 	base = baseline_inserts("base100.db", 20000, 100);
-	printf("| audit events/s, group commits of 100 | %.0f | bare SQLite 100 "
-	    "rows per commit: %.0f | %.0f%% |\n", ours, base, 100 * ours / base);
+	printf("BENCH audit.append.group %.0f /s audit.append.group.sqlite "
+	    "audit events, group commits of 100\n", ours);
+	printf("BENCH audit.append.group.sqlite %.0f /s - bare SQLite, 100 rows "
+	    "per commit\n", base);
 
 	/* The big log: group commits of 1000, a checkpoint after each. */
 	a = fresh("big.db", 1000);
@@ -179,15 +183,19 @@ main(int argc, char *argv[])
 	}
 	base = bare_scan(path, &rows);
 	ours = (double)r.events / r.chain_seconds;
-	printf("| chain verification, %llu events, one core (events/s) | %.0f | "
-	    "bare SQLite scan of the rows: %.0f/s | %.0f%% of target 500000 "
-	    "(%s) |\n", (unsigned long long)r.events, ours, base,
+	printf("BENCH audit.verify.chain %.0f events/s audit.verify.scan audit "
+	    "verification: hash chain of %llu events, one core\n", ours,
+	    (unsigned long long)r.events);
+	printf("BENCH audit.verify.scan %.0f events/s - bare SQLite scan of the "
+	    "rows\n", base);
+	printf("NOTE audit.verify.chain %.0f%% of the 500000/s target (%s)\n",
 	    100 * ours / 500000, ours >= 500000 ? "met" : "NOT met");
-	printf("| checkpoint signature checks/s (ECDSA P-256) | %.0f | %llu "
-	    "checkpoints in %.2f s | inventory replay %.2f s |\n",
-	    (double)r.checkpoints / r.signature_seconds,
-	    (unsigned long long)r.checkpoints, r.signature_seconds,
-	    r.replay_seconds);
+	printf("BENCH audit.verify.signatures %.0f /s - checkpoint signature "
+	    "checks (ECDSA P-256)\n", (double)r.checkpoints /
+	    r.signature_seconds);
+	printf("NOTE audit.verify.signatures %llu checkpoints in %.2f s; "
+	    "inventory replay %.2f s\n", (unsigned long long)r.checkpoints,
+	    r.signature_seconds, r.replay_seconds);
 
 	/* Bytes per stamped device. */
 	a = fresh("empty.db", 100);
@@ -207,20 +215,24 @@ main(int argc, char *argv[])
 		fprintf(stderr, "verify: %s\n", r.problem);
 		return 1;
 	}
-	printf("| full verification of a %u-device log, %llu events (chain, "
-	    "signatures, inventory replay) | %.3f s | chain %.3f s, %llu "
-	    "signatures %.3f s, replay %.3f s | %.0f events/s |\n", sc.devices,
-	    (unsigned long long)r.events, r.chain_seconds + r.signature_seconds +
-	    r.replay_seconds, r.chain_seconds, (unsigned long long)r.checkpoints,
-	    r.signature_seconds, r.replay_seconds, (double)r.events /
-	    (r.chain_seconds + r.signature_seconds + r.replay_seconds));
+	printf("BENCH audit.verify.full %.3f s - full verification of a "
+	    "%u-device log, %llu events (chain, signatures, inventory replay)\n",
+	    r.chain_seconds + r.signature_seconds + r.replay_seconds,
+	    sc.devices, (unsigned long long)r.events);
+	printf("NOTE audit.verify.full chain %.3f s, %llu signatures %.3f s, "
+	    "replay %.3f s: %.0f events/s\n", r.chain_seconds,
+	    (unsigned long long)r.checkpoints, r.signature_seconds,
+	    r.replay_seconds, (double)r.events / (r.chain_seconds +
+	    r.signature_seconds + r.replay_seconds));
 	snprintf(path, sizeof(path), "%s/empty.db", dir);
 	stat(path, &empty);
 	ours = (double)(sb.st_size - empty.st_size) / sc.devices;
 	base = 600 + 91 + 12 + 20 + 9 + 32;  /* cert, key, ids, cert serial */
-	printf("| database bytes per stamped device (600-byte cert, ~5 events, "
-	    "checkpoints) | %.0f | its certificate, key and identifiers: %.0f "
-	    "bytes | %.2fx |\n", ours, base, ours / base);
+	printf("BENCH audit.bytes_per_device %.0f B audit.bytes_raw database "
+	    "bytes per stamped device (600-byte cert, ~5 events, checkpoints)\n",
+	    ours);
+	printf("BENCH audit.bytes_raw %.0f B - its certificate, key and "
+	    "identifiers alone\n", base);
 	softkey_free(&key);
 	return 0;
 }

@@ -14,4 +14,5 @@ rate() {  # rate CMD...: runs per second of CMD over N runs
 }
 ours=$(rate "$STATION" config --home "$H" --quiet)
 base=$(rate /bin/true)
-echo "| \`station config\` (start + parse station.conf), runs/s | $ours | /bin/true: $base runs/s | $(( ours * 100 / base ))% |"
+echo "BENCH cli.config $ours runs/s cli.true \`station config\` (start + parse station.conf)"
+echo "BENCH cli.true $base runs/s - /bin/true"

@@ -21,8 +21,10 @@ N_PROC=40
 
 read -r rtt xfer per cycle < <(timeout 300 "$EMU" --raw --state "$T/st" -- "$BENCH" 8)
 allowed=$(( rtt / per ))
-echo "| DFU download + upload of 4 KiB through flasher on an open device (+ compare), per second | $xfer ($per control transfers each) | bare GETSTATUS round trips: $rtt/s, so $allowed/s for $per transfers | $(( xfer * 100 / allowed ))% (target >= 80%) |"
-echo "| the same with open + claim + close per device, devices/s | $cycle | $allowed/s (round-trip limit for $per transfers) | $(( cycle * 100 / allowed ))% |"
+echo "BENCH dfu.host.xfer $xfer /s dfu.emu.limit DFU download + upload of 4 KiB through our host (flasher) on an open device, with compare"
+echo "BENCH dfu.emu.limit $allowed /s - the emulator's limit: bare GETSTATUS round trips ($rtt/s) for the $per control transfers of one cycle"
+echo "NOTE dfu.host.xfer target >= 80% of the emulator's limit"
+echo "BENCH dfu.host.cycle $cycle /s dfu.emu.limit the same with open + claim + close per device"
 
 pairs() {  # pairs FLASH_CMD READ_CMD: devices/s over N_PROC pairs, in one emulator run
 	timeout 300 "$EMU" --raw --state "$T/st" -- bash -c '
@@ -38,4 +40,5 @@ pairs() {  # pairs FLASH_CMD READ_CMD: devices/s over N_PROC pairs, in one emula
 }
 ours=$(pairs "'$STATION' flash --alt stamp '$T/img.bin'" "'$STATION' read --alt stamp -o '$T/back.bin'")
 theirs=$(pairs "dfu-util -a stamp -D '$T/img.bin'" "dfu-util -a stamp -U '$T/back.bin'")
-echo "| \`station flash\` + \`station read\` of 4 KiB (two processes per device), devices/s | $ours | \`dfu-util -D\` + \`-U\` (two processes per device): $theirs devices/s | $(( ours * 100 / theirs ))% |"
+echo "BENCH dfu.station $ours devices/s dfu.dfu-util \`station flash\` + \`station read\` of 4 KiB (two processes per device)"
+echo "BENCH dfu.dfu-util $theirs devices/s - \`dfu-util -D\` + \`-U\` (two processes per device)"

@@ -17,9 +17,11 @@ rmdir "$H"
 "$STATION" pki demo --home "$H" >/dev/null
 for threads in 1 2; do
 	read -r certs signs x509 sealed < <("$TOOL" "$H" bench 3 "$threads")
-	echo "| device certificates issued/s through SoftHSM (DER), $threads thread(s) | $certs | bare ECDSA signatures/s, same key and token: $signs | $(( certs * 100 / signs ))% (target >= 80%) |"
-	echo "| the same, decoded into an X509 (hsm_issue_pubkey), $threads thread(s) | $x509 | bare: $signs | $(( x509 * 100 / signs ))% |"
-	echo "| token key mode: device key made and wrapped in the token + its certificate, per second, $threads thread(s) | $sealed | bare: $signs | $(( sealed * 100 / signs ))% |"
+	echo "BENCH hsm.issue.${threads}t $certs /s hsm.sign.${threads}t device certificates issued through SoftHSM (DER), $threads thread(s)"
+	echo "BENCH hsm.sign.${threads}t $signs /s - bare ECDSA signatures, same key and token, $threads thread(s)"
+	echo "NOTE hsm.issue.${threads}t target >= 80% of bare signing"
+	echo "BENCH hsm.issue_x509.${threads}t $x509 /s hsm.sign.${threads}t the same, decoded into an X509 (hsm_issue_pubkey), $threads thread(s)"
+	echo "BENCH hsm.token_mode_cert.${threads}t $sealed /s hsm.sign.${threads}t token key mode: device key made and wrapped in the token + its certificate, $threads thread(s)"
 done
 # Token key mode alone (device key pair + ephemeral pair, ECDH, KEK, wrap:
 # two key pairs, two derivations and a wrap per device) and re-wraps (find
@@ -28,6 +30,8 @@ done
 # run (the floor: a token-mode key costs at least two of those).
 for threads in 1 2; do
 	read -r sealed bare rewraps < <("$TOOL" "$H" keybench 3 "$threads")
-	echo "| token key mode: device keys generated and wrapped in the token per second, $threads thread(s) | $sealed | bare C_GenerateKeyPair (P-256 session objects), same token: $bare | $(( sealed * 100 / bare ))% (per device: 2 key pairs, ECDH, KEK, wrap) |"
-	echo "| re-wraps in the token per second (unwrap from the station key, seal to a device), $threads thread(s) | $rewraps | bare C_GenerateKeyPair: $bare | $(( rewraps * 100 / bare ))% |"
+	echo "BENCH hsm.token_mode.${threads}t $sealed /s hsm.keygen.${threads}t token key mode: device keys generated and wrapped in the token, $threads thread(s)"
+	echo "NOTE hsm.token_mode.${threads}t per device: 2 key pairs, ECDH, KEK, wrap"
+	echo "BENCH hsm.keygen.${threads}t $bare /s - bare C_GenerateKeyPair (P-256 session objects), same token, $threads thread(s)"
+	echo "BENCH hsm.rewrap.${threads}t $rewraps /s hsm.keygen.${threads}t re-wraps in the token (unwrap from the station key, seal to a device), $threads thread(s)"
 done

@@ -15,6 +15,6 @@ line=$(ORDER_TOOL_TIMES=1 "$TOOL" allocate "$H" DEMO-DEVICE-1 200 2>&1 >/dev/nul
 check=$(echo "$line" | sed 's/.*order check \([0-9.]*\),.*/\1/')
 alloc=$(echo "$line" | sed 's/.*allocate \([0-9.]*\),.*/\1/')
 token=$(echo "$line" | sed 's/.*token count \([0-9.]*\)$/\1/')
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fx", a / b }'; }
-echo "| order check per device (stored order parsed, token count read), 200 devices | $check ms | database allocation: $alloc ms | $(ratio "$check" "$alloc") |"
-echo "| token count update per device (SoftHSM), 200 devices | $token ms | database allocation: $alloc ms | $(ratio "$token" "$alloc") |"
+echo "BENCH order.check $check ms order.allocate order check per device (stored order parsed, token count read), 200 devices"
+echo "BENCH order.allocate $alloc ms - database allocation per device"
+echo "BENCH order.token_count $token ms order.allocate token count update per device (SoftHSM), 200 devices"

@@ -28,4 +28,6 @@ read -r one eight < <(timeout 300 "$EMU" --state "$T/st" --devices 8 \
 		[ "$t" -lt "$best8" ] && best8=$t
 	done
 	echo "$best1 $best8"' 2>"$T/emu.log")
-echo "| 8 devices stamped at once (300 ms keygen each), ms | $eight | 1 device alone, same run: $one ms | $(( eight * 100 / one ))% of one (target <= 150%) |"
+echo "BENCH flasher.stamp.8 $eight ms flasher.stamp.1 8 devices stamped at once through flasher_run (300 ms keygen each)"
+echo "BENCH flasher.stamp.1 $one ms - 1 device alone, same run"
+echo "NOTE flasher.stamp.8 target <= 150% of one"

@@ -29,6 +29,12 @@
  * that session in SoftHSM first (a session lost under the caller).
  * Example: C_Sign:3:CKR_DEVICE_REMOVED,C_Login:1:CKR_PIN_INCORRECT.
  *
+ * HSM_SHIM_STOP=FILE: after the first successful C_Login, write
+ * "PID DUMPABLE CORE_SOFT CORE_HARD" (prctl(PR_GET_DUMPABLE), RLIMIT_CORE)
+ * to FILE and stop the process (SIGSTOP), so that a test can look at a
+ * process holding the login (/proc/PID/cmdline, environ) and then let it
+ * go on with SIGCONT.
+ *
  * Every function of the PKCS#11 2.40 list is logged: those the station
  * uses with their arguments, the rest by name.
  */
@@ -262,6 +268,8 @@ w_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
 	}
 	if (rv == CKR_OK)
 		rv = shim_real->C_Login(s, user, pin, len);
+	if (rv == CKR_OK)
+		shim_stop_after_login();
 	/* Never the PIN itself. */
 	shim_add(&l, "C_Login s=%lu user=%lu", s, user);
 	shim_emit(&l, rv);

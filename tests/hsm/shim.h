@@ -36,4 +36,8 @@ int shim_ckr_by_name(const char *name, CK_RV *rv);
 /* shim_pass_install(list): the forwarded-by-name functions into ${list}. */
 void shim_pass_install(CK_FUNCTION_LIST *list);
 
+/* shim_stop_after_login(): with HSM_SHIM_STOP=FILE, once per process:
+ * append "PID DUMPABLE CORE_SOFT CORE_HARD" to FILE and raise SIGSTOP. */
+void shim_stop_after_login(void);
+
 #endif

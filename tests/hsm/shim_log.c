@@ -1,10 +1,15 @@
 /*
  * shim_log.c: the test shim's call log (see shim.c): names of PKCS#11
  * codes, attributes and mechanisms, one line per call written with one
- * write(2), and the functions the station does not use, forwarded and
- * logged by name.
+ * write(2), the functions the station does not use, forwarded and
+ * logged by name, and the HSM_SHIM_STOP hook.
  */
 #include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -293,4 +298,29 @@ shim_pass_install(CK_FUNCTION_LIST *list)
 	list->C_GetFunctionStatus = w_GetFunctionStatus;
 	list->C_CancelFunction = w_CancelFunction;
 	list->C_WaitForSlotEvent = w_WaitForSlotEvent;
+}
+
+/* shim_stop_after_login(): see shim.h. */
+void
+shim_stop_after_login(void)
+{
+	static atomic_int stopped;
+	const char *file = getenv("HSM_SHIM_STOP");
+	struct rlimit core;
+	char text[128];
+	int fd, n;
+
+	if (file == NULL || atomic_exchange(&stopped, 1) != 0 ||
+	    getrlimit(RLIMIT_CORE, &core) != 0)
+		return;
+	n = snprintf(text, sizeof(text), "%ld %d %llu %llu\n", (long)getpid(),
+	    prctl(PR_GET_DUMPABLE, 0, 0, 0, 0),
+	    (unsigned long long)core.rlim_cur, (unsigned long long)core.rlim_max);
+	fd = open(file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd < 0)
+		return;
+	if (n > 0 && write(fd, text, (size_t)n) != n)
+		n = -1;
+	close(fd);
+	raise(SIGSTOP);
 }

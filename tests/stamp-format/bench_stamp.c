@@ -5,7 +5,7 @@
  * that other load on the machine hurts both alike), stamp_read() with the digest
  * check (no signature callback) and bare SHA-256 (OpenSSL) over exactly
  * the bytes the digest covers; and the reader with a no-op hash, which
- * isolates the parsing cost. Prints Markdown rows for
+ * isolates the parsing cost. Prints BENCH lines (tests/bench/run) for
  * tests/bench/stamp.bench.sh.
  */
 #include <stdio.h>
@@ -103,14 +103,16 @@ main(void)
 		if (rate > best_parse)
 			best_parse = rate;
 	}
-	printf("| stamp reader: parse + digest check of a %d-byte stamp, "
-	    "per second (best of 40 alternating 25 ms runs) | %.0f | bare SHA-256 of the %zu bytes the "
-	    "digest covers: %.0f/s | reader adds %.1f%% (target <= 10%%) |\n",
-	    IMAGE, best_read, covered, best_sha,
+	printf("BENCH stamp.read %.0f /s stamp.sha256 stamp reader: parse + "
+	    "digest check of a %d-byte stamp (best of 40 alternating 25 ms "
+	    "runs)\n", best_read, IMAGE);
+	printf("BENCH stamp.sha256 %.0f /s - bare SHA-256 of the %zu bytes the "
+	    "digest covers\n", best_sha, covered);
+	printf("NOTE stamp.read the reader adds %.1f%% (target <= 10%%)\n",
 	    (best_sha / best_read - 1) * 100);
-	printf("| stamp reader alone (every check but the hash), same stamp, "
-	    "per second | %.0f | bare SHA-256 as above: %.0f/s | parsing costs "
-	    "%.1f%% of the SHA-256 time (target <= 10%%) |\n", best_parse,
-	    best_sha, best_sha / best_parse * 100);
+	printf("BENCH stamp.parse %.0f /s stamp.sha256 stamp reader alone "
+	    "(every check but the hash), same stamp\n", best_parse);
+	printf("NOTE stamp.parse parsing costs %.1f%% of the SHA-256 time "
+	    "(target <= 10%%)\n", best_sha / best_parse * 100);
 	return 0;
 }
