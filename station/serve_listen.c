@@ -35,9 +35,10 @@ serve_listen_parse(const char *text, struct sockaddr_storage *ss,
 	size_t hlen;
 	char *end;
 	unsigned long p;
+	bool bracketed = text[0] == '[';
 
 	memset(ss, 0, sizeof(*ss));
-	if (text[0] == '[') {
+	if (bracketed) {
 		colon = strstr(text, "]:");
 		port = colon ? colon + 2 : NULL;
 		hlen = colon ? (size_t)(colon - text - 1) : 0;
@@ -51,6 +52,8 @@ serve_listen_parse(const char *text, struct sockaddr_storage *ss,
 		goto bad;
 	memcpy(host, text, hlen);
 	host[hlen] = '\0';
+	if (!bracketed && strchr(host, ':') != NULL)
+		goto bad;    /* an IPv6 address needs its brackets */
 	errno = 0;
 	p = strtoul(port, &end, 10);
 	if (errno != 0 || *end != '\0' || p > 65535 || port[0] == '-' ||

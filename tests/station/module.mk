@@ -52,3 +52,8 @@ $(LAN_LOAD): $(BUILD)/obj/tests/bench/lan_load.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 check stress bench: $(LAN_LOAD)
+
+# The LAN service's nonce table, token buckets and listen syntax.
+UNIT_TESTS += $(BUILD)/tests/station/test_serve_limits
+$(BUILD)/tests/station/test_serve_limits: \
+    $(BUILD)/obj/station/serve_limits.o $(BUILD)/obj/station/serve_listen.o

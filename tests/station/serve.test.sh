@@ -226,14 +226,23 @@ contains "$OUT" "result: INTACT" "audit verify says intact"
 lan_conf "interface = lo
 client_rate = 1
 client_burst = 2
-nonce_lifetime = 5"
+nonce_lifetime = 5
+timeout = 1"
 start
 nonce
 call GET /nonce
 call GET /nonce
 refused 429 too_many_requests "client 127.0.0.1 sends more than 1 requests a second; retry in 1 s" "too fast"
 is "$(curl -s -D - -o /dev/null "$URL/nonce" | tr -d '\r' | grep -i '^Retry-After:')" "Retry-After: 1" "too fast: Retry-After"
-sleep 6
+PORT=${URL##*:}
+t0=$(date +%s)
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+timeout 20 cat <&3 >/dev/null
+exec 3<&-
+t=$(( $(date +%s) - t0 ))
+[ "$t" -le 4 ] && ok "an idle connection is closed after [lan] timeout (${t} s)" ||
+	not_ok "an idle connection is closed after [lan] timeout (${t} s)"
+[ "$t" -lt 6 ] && sleep $(( 6 - t ))
 call POST /sign "$(sign_body HW-2 "$(csr "$TMP/k2.pem" "$NONCE")")"
 refused 403 nonce_expired "the CSR's nonce expired (a nonce is good for 5 s); GET /nonce and make a new CSR" "an expired nonce"
 kill -TERM "$PID"; wait "$PID"
