@@ -173,15 +173,16 @@ admit(struct serve *s, struct MHD_Connection *c, const char *method,
 	return 0;
 }
 
-/* dispatch(s, q, rep): the complete request. */
+/* dispatch(s, q, url, rep): the complete request. */
 static void
-dispatch(struct serve *s, struct request *q, struct serve_reply *rep)
+dispatch(struct serve *s, struct request *q, const char *url,
+    struct serve_reply *rep)
 {
 	char err[SERVE_MSG_MAX];
 
 	if (q->seen > q->max) {
-		serve_refuse(rep, 413, "too_large", "the body may be at most "
-		    "%zu bytes", q->max);
+		serve_refuse(rep, 413, "too_large", "the body of %s may be at "
+		    "most %zu bytes", url, q->max);
 		return;
 	}
 	if (q->route == ROUTE_NONCE) {
@@ -244,7 +245,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 		q->len += n;
 		return MHD_YES;
 	}
-	dispatch(s, q, &rep);
+	dispatch(s, q, url, &rep);
 	ret = send_reply(s, c, q->client, method, url, &rep);
 	if (rep.code == NULL)
 		fprintf(stderr, "serve: %s %s %s %u\n", q->client, method, url,

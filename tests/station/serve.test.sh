@@ -17,16 +17,18 @@ H="$TMP/home"
 "$STATION" order demo --home "$H" >/dev/null || not_ok "order demo"
 "$STATION" order import --home "$H" "$H/orders/demo-device.order" >/dev/null ||
 	not_ok "order import"
-# sign_order ID PRODUCT QTY FIRST KEYMODE: a signed order, imported.
+# sign_order ID PRODUCT QTY FIRST KEYMODE [EXPIRES]: a signed order, imported.
 sign_order() {
-	printf 'station-order 1\norder_id = %s\nstation_id = DEMO-01\nproduct = %s\nquantity = %s\nserial_first = %s\nserial_last = %s\nkey_mode = %s\nclaim_mode = user\nexpires = 2099-12-31T23:59:59Z\n' \
-	    "$1" "$2" "$3" "$4" "$(($4 + $3 - 1))" "$5" > "$TMP/$1.txt"
+	printf 'station-order 1\norder_id = %s\nstation_id = DEMO-01\nproduct = %s\nquantity = %s\nserial_first = %s\nserial_last = %s\nkey_mode = %s\nclaim_mode = user\nexpires = %s\n' \
+	    "$1" "$2" "$3" "$4" "$(($4 + $3 - 1))" "$5" "${6:-2099-12-31T23:59:59Z}" > "$TMP/$1.txt"
 	openssl cms -sign -binary -nodetach -outform DER -in "$TMP/$1.txt" \
 	    -signer "$H/pki/order.pem" -inkey "$H/pki/demo-order.key" -out "$TMP/$1.order"
 	"$STATION" order import --home "$H" "$TMP/$1.order" >/dev/null || not_ok "import $1"
 }
 sign_order SMALL-1 SM1 1 500 device
 sign_order TOKEN-1 TK1 5 600 token
+EXPIRES=$(date -u -d '+8 sec' +%Y-%m-%dT%H:%M:%SZ)
+sign_order SOON-1 EX1 5 700 device "$EXPIRES"
 "$STATION" deny add hardware-id HW-DENIED --reason "stolen at test" --home "$H" >/dev/null ||
 	not_ok "deny add"
 sed -i 's/^key_types = .*/key_types = p256/' "$H/station.conf"
@@ -133,6 +135,10 @@ call POST /serialize '{"product": "DW1", "hardware_id": "HW-3"}' text/plain
 refused 415 unsupported_media_type "send the body as Content-Type: application/json" "wrong content type"
 call POST /serialize "{\"product\": \"DW1\", \"hardware_id\": \"$(head -c 1100 /dev/zero | tr '\0' A)\"}"
 refused 413 too_large "the body of /serialize may be at most 1024 bytes" "too large"
+CODE=$(head -c 3000 /dev/zero | tr '\0' A | curl -s -o "$TMP/.body" -w '%{http_code}' \
+    -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' --data-binary @- "$URL/serialize")
+BODY=$(cat "$TMP/.body")
+refused 413 too_large "the body of /serialize may be at most 1024 bytes" "too large, chunked"
 call GET /serialize
 refused 405 method_not_allowed "/serialize takes POST only" "GET /serialize"
 call POST /nonce '{}'
@@ -245,6 +251,11 @@ t=$(( $(date +%s) - t0 ))
 [ "$t" -lt 6 ] && sleep $(( 6 - t ))
 call POST /sign "$(sign_body HW-2 "$(csr "$TMP/k2.pem" "$NONCE")")"
 refused 403 nonce_expired "the CSR's nonce expired (a nonce is good for 5 s); GET /nonce and make a new CSR" "an expired nonce"
+while [ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \< "$EXPIRES" ] || [ "$(date -u +%Y-%m-%dT%H:%M:%SZ)" = "$EXPIRES" ]; do sleep 0.5; done
+call POST /serialize '{"product": "EX1", "hardware_id": "HW-EX"}'
+is "$CODE" 409 "an expired order: 409"
+contains "$BODY" '{"error": "order_expired", "message": "' "an expired order: message"
+is "$(q "SELECT count(*) FROM devices WHERE hardware_id = 'HW-EX'")" 0 "an expired order allocates nothing"
 kill -TERM "$PID"; wait "$PID"
 is "$?" 0 "SIGTERM stops it with exit 0"
 run "$STATION" audit verify --home "$H"
