@@ -12,9 +12,9 @@
  * token and the sub-CA), the audit session (session.started, then
  * lan.started with the address). Then it serves until SIGINT or SIGTERM:
  * the requests in flight finish, lan.stopped records the counts, and the
- * session ends with a signed checkpoint. The signals are blocked in every
- * thread and taken by sigwait in the main one, so no handler runs in the
- * middle of a request.
+ * session ends with a signed checkpoint. The signals are blocked (once
+ * the token is open, before any thread starts) and taken by sigwait in
+ * the main thread, so no handler runs in the middle of a request.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -186,14 +186,16 @@ serve_main(int argc, char *argv[])
 	}
 	if ((ret = prepare(&cfg, listen, &fd, where)) != EXIT_OK)
 		return ret;
+	ret = EXIT_FAILED;
+	if (pki_open(&cfg, pin_file, &h, &ca) != 0)
+		goto cleanup;
+	/* From here on a stop signal ends the session cleanly; at the PIN
+	 * prompt it ends the process as in every other verb. */
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	ret = EXIT_FAILED;
-	if (pki_open(&cfg, pin_file, &h, &ca) != 0)
-		goto cleanup;
 	if ((rc = station_audit_open(&cfg, h, "serve", false, &sa)) != 0) {
 		ret = rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 		goto cleanup;
