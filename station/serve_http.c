@@ -1,10 +1,10 @@
 /*
  * serve_http.c: the LAN service's HTTP side, on libmicrohttpd.
  *
- * Routes: GET /nonce, POST /serialize, POST /sign; anything else is 404,
- * a known path with another method 405 (with Allow). Before a body is
- * read, each request is counted against its client's token bucket (429
- * with Retry-After when it comes too fast), a POST must say
+ * Routes: GET /nonce, POST /serialize, POST /sign. Before anything else,
+ * each request is counted against its client's token bucket (429 with
+ * Retry-After when it comes too fast); then anything but those routes is
+ * 404, a known path with another method 405 (with Allow), a POST must say
  * Content-Type: application/json (415), and a declared Content-Length
  * over the endpoint's limit is refused at once (413:
  * SERVE_SERIALIZE_BODY_MAX, SERVE_SIGN_BODY_MAX). A chunked body that
@@ -88,7 +88,7 @@ send_reply(struct serve *s, struct MHD_Connection *c, const char *client,
 	}
 	if (rep->body == NULL)
 		return MHD_NO;
-	if (rep->body[rep->body_len - 1] != '\n' && rep->code != NULL) {
+	if (rep->code != NULL && rep->body[rep->body_len - 1] != '\n') {
 		char *t = realloc(rep->body, rep->body_len + 1);
 
 		if (t != NULL) {
@@ -135,6 +135,13 @@ admit(struct serve *s, struct MHD_Connection *c, const char *method,
 	    strcmp(url, "/sign") == 0 ? ROUTE_SIGN : ROUTE_NONE;
 	*max = *route == ROUTE_SIGN ? SERVE_SIGN_BODY_MAX :
 	    SERVE_SERIALIZE_BODY_MAX;
+	if (!serve_limiter_allow(&s->limiter, client, serve_now_ms(), &retry)) {
+		serve_refuse(rep, 429, "too_many_requests", "client %s sends "
+		    "more than %u requests a second; retry in %u s", client,
+		    s->cfg->lan_client_rate, retry);
+		rep->retry_after = retry;
+		return -1;
+	}
 	if (*route == ROUTE_NONE) {
 		serve_refuse(rep, 404, "not_found", "no such endpoint; the "
 		    "station serves GET /nonce, POST /serialize and POST /sign");
@@ -144,13 +151,6 @@ admit(struct serve *s, struct MHD_Connection *c, const char *method,
 	    !post)) {
 		serve_refuse(rep, 405, "method_not_allowed", "%s takes %s only",
 		    url, *route == ROUTE_NONCE ? "GET" : "POST");
-		return -1;
-	}
-	if (!serve_limiter_allow(&s->limiter, client, serve_now_ms(), &retry)) {
-		serve_refuse(rep, 429, "too_many_requests", "client %s sends "
-		    "more than %u requests a second; retry in %u s", client,
-		    s->cfg->lan_client_rate, retry);
-		rep->retry_after = retry;
 		return -1;
 	}
 	if (!post)

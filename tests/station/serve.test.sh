@@ -240,6 +240,8 @@ call GET /nonce
 call GET /nonce
 refused 429 too_many_requests "client 127.0.0.1 sends more than 1 requests a second; retry in 1 s" "too fast"
 is "$(curl -s -D - -o /dev/null "$URL/nonce" | tr -d '\r' | grep -i '^Retry-After:')" "Retry-After: 1" "too fast: Retry-After"
+call GET /admin
+is "$CODE" 429 "too fast: an unknown path counts too"
 PORT=${URL##*:}
 t0=$(date +%s)
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
