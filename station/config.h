@@ -71,6 +71,15 @@ struct station_config {
 	char airgap_factory_interfaces[CONFIG_TEXT_FIELD_MAX + 1]; /* or "none" */
 	bool airgap_allow_network;        /* run networked, recorded */
 
+	/* [lan] (serve.h): the factory-LAN service */
+	char lan_interface[CONFIG_TEXT_FIELD_MAX + 1]; /* or "none" */
+	unsigned lan_client_rate;         /* requests per second per client */
+	unsigned lan_client_burst;        /* requests a client may bunch */
+	unsigned lan_timeout;             /* seconds a connection may idle */
+	unsigned lan_nonce_lifetime;      /* seconds a CSR nonce is good for */
+	unsigned lan_max_connections;     /* open connections at once */
+	unsigned lan_threads;             /* worker threads */
+
 	/* [stamp] */
 	unsigned stamp_write_unit;        /* 16 or 32 bytes */
 	unsigned stamp_partition_size;    /* bytes, a multiple of write_unit */

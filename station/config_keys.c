@@ -66,6 +66,18 @@ const struct key config_keys[] = {
 	{ "airgap", "allow_network", KEY_BOOL, FIELD(airgap_allow_network),
 	    "no", 0, 0 },
 
+	{ "lan", "interface", KEY_TEXT, FIELD(lan_interface), "none", 0, 0 },
+	{ "lan", "client_rate", KEY_UINT, FIELD(lan_client_rate), "10", 1,
+	    1000000 },
+	{ "lan", "client_burst", KEY_UINT, FIELD(lan_client_burst), "20", 1,
+	    1000000 },
+	{ "lan", "timeout", KEY_UINT, FIELD(lan_timeout), "10", 1, 300 },
+	{ "lan", "nonce_lifetime", KEY_UINT, FIELD(lan_nonce_lifetime), "60", 5,
+	    3600 },
+	{ "lan", "max_connections", KEY_UINT, FIELD(lan_max_connections), "64",
+	    1, 1000 },
+	{ "lan", "threads", KEY_UINT, FIELD(lan_threads), "4", 1, 64 },
+
 	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
 	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),
 	    "8192", 512, 1048576 },

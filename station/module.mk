@@ -18,3 +18,5 @@ $(BUILD)/obj/station/main.o: $(BUILD)/gen/verbs.inc
 $(BUILD)/station: $(STATION_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 PKGS += libqrencode libpng
+# station serve (the factory-LAN service): HTTP server and JSON bodies.
+PKGS += libmicrohttpd jansson

@@ -44,3 +44,16 @@ $(STATION_TEST_EVENT): $(BUILD)/obj/tests/station/mkevent.o $(AUDIT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 check: $(STATION_TEST_EVENT)
+
+# lan-load: a bounded loopback load generator for `station serve`
+# (serve.test.sh: no identity twice under concurrency; serve.bench.sh).
+LAN_LOAD := $(BUILD)/test-tools/lan-load
+$(LAN_LOAD): $(BUILD)/obj/tests/bench/lan_load.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check stress bench: $(LAN_LOAD)
+
+# The LAN service's nonce table, token buckets and listen syntax.
+UNIT_TESTS += $(BUILD)/tests/station/test_serve_limits
+$(BUILD)/tests/station/test_serve_limits: \
+    $(BUILD)/obj/station/serve_limits.o $(BUILD)/obj/station/serve_listen.o
