@@ -5,14 +5,14 @@
  * identity i: its serial from the order's block, a device key in the
  * token sealed to the receiving station's transport key, the device
  * certificate signed by the sub-CA in the token. The main thread takes
- * them in groups of BATCH_GROUP, in order: claim IDs from the token's RNG
- * (one call per group), the three device records of each identity
- * (allocated, key_ready, issued; key mode "batch") in one durable
- * transaction, the order's count on the token, and only then the
- * identities' lines into the envelope. Workers run at most two groups
- * ahead (a ring of 2 * BATCH_GROUP slots), so memory does not grow with
- * the count, and the database work of one group overlaps the token work
- * of the next.
+ * them in groups (at least BATCH_GROUP, more when the workers are ahead:
+ * group commit), in order: claim IDs from the token's RNG (one call per 64
+ * bytes' worth), the three device records of each identity (allocated,
+ * key_ready, issued; key mode "batch") in one durable transaction, the
+ * order's count on the token (every TOKEN_EVERY), and only then the
+ * identities' lines into the envelope. Workers run at most RING
+ * identities ahead, so memory does not grow with the count, and the
+ * database work of one group overlaps the token work of the next.
  *
  * A failure stops the run: the identities already recorded are voided
  * (reason given), the partial file is removed.
@@ -36,7 +36,8 @@
 #include "station/station.h"
 #include "station/station_audit.h"
 
-#define RING (2 * BATCH_GROUP)
+#define RING 1024            /* identities in flight */
+#define TOKEN_EVERY 1024     /* the token's order count follows every ... */
 
 struct slot {
 	struct batch_item it;
@@ -60,7 +61,7 @@ struct gen {
 	bool failed;
 	char err[HSM_ERR_MAX + 128];
 	struct slot *ring;
-	uint8_t claim_rnd[BATCH_GROUP * IDENTITY_CLAIM_MAX];
+	uint8_t claim_rnd[64 * IDENTITY_CLAIM_MAX];
 	size_t claim_used;
 };
 
@@ -221,16 +222,14 @@ fail:
 	return -1;
 }
 
-/* group(g, sa, out, k): group ${k} recorded durably, then written. */
+/* group(g, sa, out, from, to): identities ${from}..${to} - 1 recorded in
+ * one durable transaction, then written out. */
 static int
 group(struct gen *g, struct station_audit *sa, struct batch_out *out,
-    uint64_t k)
+    uint64_t from, uint64_t to)
 {
-	uint64_t from = k * BATCH_GROUP, to = from + BATCH_GROUP;
 	char err[ORDER_ERR_MAX];
 
-	if (to > g->count)
-		to = g->count;
 	if (audit_begin(sa->a) != 0) {
 		snprintf(g->err, sizeof(g->err), "%s", audit_error(sa->a));
 		return -1;
@@ -245,7 +244,11 @@ group(struct gen *g, struct station_audit *sa, struct batch_out *out,
 		snprintf(g->err, sizeof(g->err), "%s", audit_error(sa->a));
 		return -1;
 	}
-	if (order_allocated(g->h, g->cfg->hsm_module, g->st.terms.order_id,
+	/* The token's count follows the database every TOKEN_EVERY
+	 * identities and at the end (a token update costs SoftHSM ~30 ms);
+	 * a crash leaves it behind, which the next allocation repairs. */
+	if ((to / TOKEN_EVERY != from / TOKEN_EVERY || to == g->count) &&
+	    order_allocated(g->h, g->cfg->hsm_module, g->st.terms.order_id,
 	    g->st.allocated + to, err) != 0) {
 		snprintf(g->err, sizeof(g->err), "%s", err);
 		return -1;
@@ -258,15 +261,21 @@ group(struct gen *g, struct station_audit *sa, struct batch_out *out,
 	return 0;
 }
 
-/* run(g, sa, out, threads): the workers and the writer; how many
- * identities were recorded in ${*recorded}. 0 or -1 (g->err). */
+/*
+ * run(g, sa, out, threads): the workers and the writer. The writer
+ * commits what is ready, in order: at least BATCH_GROUP identities (or
+ * what is left), and when the workers are ahead, everything they have
+ * finished (up to RING / 2): group commit, so that the database keeps up
+ * with any number of workers. How many identities were recorded goes to
+ * ${*recorded}. 0 or -1 (g->err).
+ */
 static int
 run(struct gen *g, struct station_audit *sa, struct batch_out *out,
     unsigned threads, uint64_t *recorded)
 {
 	pthread_t t[8];
 	unsigned started = 0;
-	uint64_t groups = (g->count + BATCH_GROUP - 1) / BATCH_GROUP;
+	uint64_t from = 0;
 	int ret = 0;
 
 	*recorded = 0;
@@ -276,20 +285,22 @@ run(struct gen *g, struct station_audit *sa, struct batch_out *out,
 			set_failed(g, "cannot start a worker thread");
 			break;
 		}
-	for (uint64_t k = 0; k < groups && ret == 0; k++) {
-		uint64_t from = k * BATCH_GROUP, to = from + BATCH_GROUP;
+	while (from < g->count && ret == 0) {
+		uint64_t want = from + BATCH_GROUP, to = from;
 
-		if (to > g->count)
-			to = g->count;
+		if (want > g->count)
+			want = g->count;
 		pthread_mutex_lock(&g->lock);
-		for (uint64_t i = from; i < to && !g->failed;)
-			if (g->ring[i % RING].done)
-				i++;
+		while (!g->failed && to < g->count && to < from + RING / 2 &&
+		    (g->ring[to % RING].done || to < want)) {
+			if (g->ring[to % RING].done)
+				to++;
 			else
 				pthread_cond_wait(&g->ready, &g->lock);
+		}
 		ret = g->failed ? -1 : 0;
 		pthread_mutex_unlock(&g->lock);
-		if (ret == 0 && (ret = group(g, sa, out, k)) != 0)
+		if (ret == 0 && (ret = group(g, sa, out, from, to)) != 0)
 			set_failed(g, g->err);
 		if (ret == 0)
 			*recorded = to;
@@ -301,6 +312,7 @@ run(struct gen *g, struct station_audit *sa, struct batch_out *out,
 		g->limit = to + RING < g->count ? to + RING : g->count;
 		pthread_cond_broadcast(&g->more);
 		pthread_mutex_unlock(&g->lock);
+		from = to;
 	}
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(t[i], NULL);

@@ -57,14 +57,24 @@ is "$(sqlite3 "$G/station.db" "select count(*) from devices where key_mode='batc
 run "$STATION" batch import --home "$O" "$TMP/b.batch"
 is "$RC" 1 "import at another station refused"
 err_is "station: batch import: $TMP/b.batch is not addressed to this station: no recipient is its transport certificate ([pki] transport_cert)" "wrong station message"
+# flip FILE OFFSET: invert the bits of one byte.
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "\\x$(printf %02x $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 size=$(stat -c %s "$TMP/b.batch")
+# The streamed envelope ends in its last cipher block as a 16-byte chunk
+# (04 10 ...) and ten end-of-contents octets; the byte before that chunk
+# is the last of the block before, which CBC XORs into the padding length.
+is "$(tail -c 28 "$TMP/b.batch" | head -c 2 | od -An -tx1 | tr -d ' ')" "0410" "the envelope's last chunk is one cipher block"
 cp "$TMP/b.batch" "$TMP/tail.batch"
-printf '\xff' | dd of="$TMP/tail.batch" bs=1 seek=$((size - 40)) conv=notrunc 2>/dev/null
+flip "$TMP/tail.batch" $((size - 29))
 run "$STATION" batch import --home "$F" "$TMP/tail.batch"
 is "$RC" 1 "tampered end of ciphertext refused"
 err_is "station: batch import: the batch is damaged or tampered: it does not decrypt with this station's transport key" "tampered ciphertext message"
 cp "$TMP/b.batch" "$TMP/mid.batch"
-printf '\x55' | dd of="$TMP/mid.batch" bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+flip "$TMP/mid.batch" $((size / 2))
 run "$STATION" batch import --home "$F" "$TMP/mid.batch"
 is "$RC" 1 "tampered middle refused"
 contains "$ERR" "station: batch import: $TMP/mid.batch is damaged or tampered: item " "tampered middle message"
