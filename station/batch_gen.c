@@ -30,7 +30,9 @@
 #include <openssl/x509v3.h>
 
 #include "station/batch_int.h"
+#include "station/airgap.h"
 #include "station/order.h"
+#include "station/pin.h"
 #include "station/pki.h"
 #include "station/seal.h"
 #include "station/station.h"
@@ -62,6 +64,7 @@ struct gen {
 	char err[HSM_ERR_MAX + 128];
 	struct slot *ring;
 	uint8_t claim_rnd[64 * IDENTITY_CLAIM_MAX];
+	char pin[HSM_PIN_MAX + 1];    /* for the key helpers, wiped at the end */
 	size_t claim_used;
 };
 
@@ -79,8 +82,8 @@ set_failed(struct gen *g, const char *msg)
 
 /* make(g, z, i, s): identity ${i} into slot ${s}. 0 or -1 (${err}). */
 static int
-make(struct gen *g, struct hsm_sealer *z, uint64_t i, struct slot *s,
-    char err[static HSM_ERR_MAX])
+make(struct gen *g, struct batch_keys *z, uint64_t i, struct slot *s,
+    char err[static BATCH_ERR_MAX])
 {
 	char ierr[IDENTITY_ERR_MAX];
 	uint8_t point[65], *p, *copy;
@@ -95,7 +98,7 @@ make(struct gen *g, struct hsm_sealer *z, uint64_t i, struct slot *s,
 		snprintf(err, HSM_ERR_MAX, "%s", ierr);
 		return -1;
 	}
-	if (hsm_sealer_next(z, point, s->it.sealed, sizeof(s->it.sealed),
+	if (batch_keys_next(z, point, s->it.sealed, sizeof(s->it.sealed),
 	    &s->it.sealed_len, err) != 0)
 		return -1;
 	/* The algorithm and the point, not decoded (see hsm_keygen_sealed). */
@@ -133,12 +136,13 @@ static void *
 worker(void *arg)
 {
 	struct gen *g = arg;
-	struct hsm_sealer *z = NULL;
-	char err[HSM_ERR_MAX];
+	struct batch_keys *z = NULL;
+	char err[BATCH_ERR_MAX];
 
-	if (hsm_sealer_open(g->h, g->recipient, seal_context_key, g->recipient,
-	    BATCH_GROUP, &z, err) != 0) {
-		set_failed(g, err);
+	if (batch_keys_open(g->cfg->home, g->pin, g->recipient, g->count,
+	    &z) != 0) {
+		batch_keys_free(z);
+		set_failed(g, "out of memory");
 		return NULL;
 	}
 	for (;;) {
@@ -164,7 +168,7 @@ worker(void *arg)
 		pthread_cond_signal(&g->ready);
 		pthread_mutex_unlock(&g->lock);
 	}
-	hsm_sealer_free(z);
+	batch_keys_free(z);
 	return NULL;
 }
 
@@ -382,6 +386,35 @@ recipient_ok(X509 *x, const char *file, uint8_t point[static 65],
 	return 0;
 }
 
+/* open_token(cfg, pin_file, g): as pki_open, keeping the PIN for the key
+ * helpers (batch_keys.c), which open the token in their own processes. */
+static int
+open_token(const struct station_config *cfg, const char *pin_file,
+    struct gen *g)
+{
+	struct hsm_profile p;
+	char err[HSM_ERR_MAX], network[AIRGAP_ERR_MAX];
+
+	if (station_airgap_check(cfg, network) < 0) {
+		station_err("%s", network);
+		return -1;
+	}
+	if (cfg->hsm_softhsm_conf[0] != '\0')
+		setenv("SOFTHSM2_CONF", cfg->hsm_softhsm_conf, 1);
+	if (pin_read(cfg, pin_file, g->pin, err) != 0 ||
+	    hsm_open(&g->h, cfg->hsm_module, cfg->hsm_token, g->pin, err) != 0) {
+		station_err("%s", err);
+		return -1;
+	}
+	pki_profile(cfg, &p);
+	if (hsm_ca_open(&g->ca, g->h, cfg->pki_subca_key, cfg->pki_subca_cert,
+	    cfg->pki_root_cert, &p, err) != 0) {
+		station_err("sub-CA: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* start(g, sa, r): the order's terms and room, the batch id. */
 static int
 start(struct gen *g, struct station_audit *sa, const struct batch_request *r)
@@ -483,7 +516,7 @@ batch_generate(const struct station_config *cfg_in,
 	if ((signer = read_cert(cfg->pki_export_cert, "the export "
 	    "certificate")) == NULL)
 		goto cleanup;
-	if (pki_open(cfg, r->pin_file, &g->h, &g->ca) != 0 ||
+	if (open_token(cfg, r->pin_file, g) != 0 ||
 	    pki_role_key(cfg, g->h, PKI_ROLE_EXPORT, &export_key) != 0)
 		goto cleanup;
 	if ((rc = station_audit_open(cfg, g->h, "batch generate", false,

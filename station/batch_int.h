@@ -52,4 +52,26 @@ int batch_point_sha256(X509 *cert, uint8_t point[static 65],
 /* batch_subject(kind, id, out): the audit subject "batch:ID". */
 void batch_subject(const char *id, char out[static AUDIT_SUBJECT_MAX + 1]);
 
+/*
+ * Sealed device keys from helper processes (batch_keys.c): each helper is
+ * `station batch keys`, opens the token with the PIN handed over a pipe,
+ * makes up to BATCH_KEYS_PER_PROCESS keys and exits (SoftHSM 2.6 frees
+ * session objects only at C_Finalize). One struct batch_keys per thread.
+ * batch_keys_open(home, pin, recipient, count, out): nothing started yet;
+ * ${pin} must outlive it. 0 or -1.
+ * batch_keys_next(k, point, sealed, cap, len, err): the next key. 0 or -1.
+ * batch_keys_free(k): stop the helper. NULL: no-op.
+ * batch_keys_helper(cfg): the helper's side (stdin, stdout); exit code.
+ */
+#define BATCH_KEYS_PER_PROCESS 8192
+struct batch_keys;
+int batch_keys_open(const char *home, const char *pin,
+    const uint8_t recipient[static 65], uint64_t count,
+    struct batch_keys **out);
+int batch_keys_next(struct batch_keys *k, uint8_t point[static 65],
+    uint8_t *sealed, size_t cap, size_t *sealed_len,
+    char err[static BATCH_ERR_MAX]);
+void batch_keys_free(struct batch_keys *k);
+int batch_keys_helper(const struct station_config *cfg);
+
 #endif

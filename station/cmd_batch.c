@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "station/batch.h"
+#include "station/batch_int.h"
 #include "station/config.h"
 #include "station/pki.h"
 #include "station/station_audit.h"
@@ -398,6 +399,20 @@ revoke_main(int argc, char *argv[])
 	return ret;
 }
 
+/* `station batch keys --home DIR`: the key helper of batch generate
+ * (batch_keys.c); it talks over stdin and stdout, not to people. */
+static int
+keys_main(int argc, char *argv[])
+{
+	struct common o = { 0 };
+	struct station_config cfg;
+
+	if (parse_common(argc, argv, "keys", &o, 0, 0) != 0 ||
+	    load(o.home_opt, &cfg) != 0)
+		return EXIT_USAGE;
+	return batch_keys_helper(&cfg) == 0 ? EXIT_OK : EXIT_FAILED;
+}
+
 int
 batch_main(int argc, char *argv[])
 {
@@ -411,6 +426,8 @@ batch_main(int argc, char *argv[])
 	}
 	if (!strcmp(argv[1], "generate"))
 		return generate_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "keys"))
+		return keys_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "import"))
 		return import_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "status"))
