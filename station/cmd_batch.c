@@ -58,6 +58,8 @@ usage(FILE *out)
 	    "            their certificate serials for the issuing station\n"
 	    "  revoke    at the issuing station: revoke the certificates in "
 	    "LIST\n"
+	    "(`station batch keys` is generate's key helper process, not for "
+	    "people.)\n"
 	    "Exit codes: 0 done, 1 refused or failed, 2 usage or "
 	    "configuration error.\n");
 }
