@@ -33,7 +33,9 @@ is "$RC" 0 "openssl cms reads the batch file"
 contains "$OUT" "contentType: pkcs7-envelopedData" "an EnvelopedData"
 contains "$OUT" "d.kari:" "key agreement recipient (ECDH)"
 contains "$OUT" "dhSinglePass-stdDH-sha256kdf-scheme" "X9.63 KDF with SHA-256"
-contains "$OUT" "serialNumber: $(openssl x509 -in "$F/pki/station-transport.pem" -noout -serial | sed 's/serial=//' | tr -d '\n' | (read -r h; echo "ibase=16; $h" | BC_LINE_LENGTH=0 bc))" "addressed to the factory's transport certificate"
+contains "$OUT" "d.issuerAndSerialNumber:" "the recipient named by issuer and serial"
+tserial=$(openssl x509 -in "$F/pki/station-transport.pem" -noout -serial | sed 's/serial=0*//')
+is "$(openssl asn1parse -inform DER -in "$TMP/b.batch" 2>/dev/null | grep -c "INTEGER *:0*$tserial$")" 1 "addressed to the factory's transport certificate (its serial)"
 contains "$OUT" "aes-256-cbc" "content encrypted with AES-256-CBC"
 
 run "$STATION" batch generate --home "$G" --order DEMO-TOKEN-1 --count 5 -o "$TMP/x.batch"
