@@ -357,35 +357,6 @@ read_cert(const char *file, const char *what)
 	return x;
 }
 
-/* recipient_ok(x, point, digest): the receiving station's transport
- * certificate: a P-256 key for key agreement only, valid now. */
-static int
-recipient_ok(X509 *x, const char *file, uint8_t point[static 65],
-    uint8_t digest[static 32])
-{
-	uint32_t ku = X509_get_key_usage(x);
-
-	if (batch_point_sha256(x, point, digest) != 0) {
-		station_err("batch generate: --for %s: not a P-256 key; give the "
-		    "receiving station's transport certificate ([pki] "
-		    "transport_cert there)", file);
-		return -1;
-	}
-	if (ku == UINT32_MAX || (ku & KU_KEY_AGREEMENT) == 0 ||
-	    (ku & KU_DIGITAL_SIGNATURE) != 0) {
-		station_err("batch generate: --for %s: not a transport "
-		    "certificate (keyUsage must be keyAgreement only)", file);
-		return -1;
-	}
-	if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0 ||
-	    X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
-		station_err("batch generate: --for %s: the certificate is not "
-		    "valid now", file);
-		return -1;
-	}
-	return 0;
-}
-
 /* open_token(cfg, pin_file, g): as pki_open, keeping the PIN for the key
  * helpers (batch_keys.c), which open the token in their own processes. */
 static int
@@ -507,9 +478,8 @@ batch_generate(const struct station_config *cfg_in,
 	pthread_cond_init(&g->more, NULL);
 	pthread_cond_init(&g->ready, NULL);
 	g->claim_used = sizeof(g->claim_rnd);
-	if ((for_cert = read_cert(r->for_cert, "the transport certificate")) ==
-	    NULL || recipient_ok(for_cert, r->for_cert, g->recipient,
-	    m.recipient_key) != 0) {
+	if ((for_cert = batch_recipient_load(r->for_cert, g->recipient,
+	    m.recipient_key)) == NULL) {
 		ret = -2;
 		goto cleanup;
 	}

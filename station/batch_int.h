@@ -49,7 +49,14 @@ char *batch_b64(const uint8_t *der, size_t len);
 int batch_point_sha256(X509 *cert, uint8_t point[static 65],
     uint8_t digest[static 32]);
 
-/* batch_subject(kind, id, out): the audit subject "batch:ID". */
+/* batch_recipient_load(file, point, digest): the receiving station's
+ * transport certificate from ${file}, checked (P-256, keyAgreement only,
+ * valid now), its point and the point's SHA-256. NULL if refused
+ * (reported). */
+X509 *batch_recipient_load(const char *file, uint8_t point[static 65],
+    uint8_t digest[static 32]);
+
+/* batch_subject(id, out): the audit subject "batch:ID". */
 void batch_subject(const char *id, char out[static AUDIT_SUBJECT_MAX + 1]);
 
 /*

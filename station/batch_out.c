@@ -15,7 +15,9 @@
 #include <openssl/cms.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509v3.h>
 
 #include "station/batch_int.h"
 #include "station/order.h"
@@ -259,4 +261,55 @@ batch_out_abort(struct batch_out *o)
 	if (o->partial[0] != '\0')
 		unlink(o->partial);
 	free(o);
+}
+
+/* recipient_ok(x, point, digest): the receiving station's transport
+ * certificate: a P-256 key for key agreement only, valid now. */
+static int
+recipient_ok(X509 *x, const char *file, uint8_t point[static 65],
+    uint8_t digest[static 32])
+{
+	uint32_t ku = X509_get_key_usage(x);
+
+	if (batch_point_sha256(x, point, digest) != 0) {
+		station_err("batch generate: --for %s: not a P-256 key; give the "
+		    "receiving station's transport certificate ([pki] "
+		    "transport_cert there)", file);
+		return -1;
+	}
+	if (ku == UINT32_MAX || (ku & KU_KEY_AGREEMENT) == 0 ||
+	    (ku & KU_DIGITAL_SIGNATURE) != 0) {
+		station_err("batch generate: --for %s: not a transport "
+		    "certificate (keyUsage must be keyAgreement only)", file);
+		return -1;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0 ||
+	    X509_cmp_current_time(X509_get0_notAfter(x)) < 0) {
+		station_err("batch generate: --for %s: the certificate is not "
+		    "valid now", file);
+		return -1;
+	}
+	return 0;
+}
+
+X509 *
+batch_recipient_load(const char *file, uint8_t point[static 65],
+    uint8_t digest[static 32])
+{
+	FILE *f = fopen(file, "r");
+	X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+	if (f != NULL)
+		fclose(f);
+	ERR_clear_error();
+	if (x == NULL) {
+		station_err("batch generate: cannot read the transport "
+		    "certificate %s", file);
+		return NULL;
+	}
+	if (recipient_ok(x, file, point, digest) != 0) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
 }
