@@ -251,11 +251,17 @@ group(struct gen *g, struct station_audit *sa, struct batch_out *out,
 	/* The token's count follows the database every TOKEN_EVERY
 	 * identities and at the end (a token update costs SoftHSM ~30 ms);
 	 * a crash leaves it behind, which the next allocation repairs. */
-	if ((to / TOKEN_EVERY != from / TOKEN_EVERY || to == g->count) &&
-	    order_allocated(g->h, g->cfg->hsm_module, g->st.terms.order_id,
-	    g->st.allocated + to, err) != 0) {
-		snprintf(g->err, sizeof(g->err), "%s", err);
-		return -1;
+	if (to / TOKEN_EVERY != from / TOKEN_EVERY || to == g->count) {
+		int rc;
+
+		batch_keys_lock(true);
+		rc = order_allocated(g->h, g->cfg->hsm_module,
+		    g->st.terms.order_id, g->st.allocated + to, err);
+		batch_keys_lock(false);
+		if (rc != 0) {
+			snprintf(g->err, sizeof(g->err), "%s", err);
+			return -1;
+		}
 	}
 	for (uint64_t i = from; i < to; i++)
 		if (batch_out_item(out, &g->ring[i % RING].it) != 0) {

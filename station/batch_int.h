@@ -80,5 +80,8 @@ int batch_keys_next(struct batch_keys *k, uint8_t point[static 65],
     char err[static BATCH_ERR_MAX]);
 void batch_keys_free(struct batch_keys *k);
 int batch_keys_helper(const struct station_config *cfg);
+/* batch_keys_lock(lock): take (true) or give back the lock that keeps
+ * helpers' logins apart, around a write to the token's file store. */
+void batch_keys_lock(bool lock);
 
 #endif

@@ -15,9 +15,10 @@
  * posix_spawn (no fork of a process holding the token). It reads from its
  * stdin "SBK1", the PIN (1 length byte, then the PIN: never in argv or
  * the environment), the recipient's 65-byte point and the number of keys
- * (4 bytes, big-endian); it writes for each key its 65-byte point, the
- * sealed value's length (2 bytes, big-endian) and the sealed value E || C.
- * On a failure it writes the length 0xFFFF and the message, and exits 1.
+ * (4 bytes, big-endian); it answers 'R' once logged in (or 'F' and the
+ * message), then writes for each key its 65-byte point, the sealed value's
+ * length (2 bytes, big-endian) and the sealed value E || C. On a failure
+ * it writes the length 0xFFFF and the message, and exits 1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +30,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <time.h>
+
 #include <openssl/crypto.h>
 
 #include "station/batch_int.h"
 #include "station/seal.h"
 
 extern char **environ;
+
+/* Helpers open the token one at a time: SoftHSM's file store answers a
+ * login or a token lookup racing with another process's with
+ * CKR_GENERAL_ERROR or no token at all (seen about once in eight runs of
+ * two helpers starting together). A helper says 'R' once it is logged in;
+ * a start that fails is tried again, three times in all. */
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct batch_keys {
 	const char *home;
@@ -101,9 +112,9 @@ finish(struct batch_keys *k)
 	k->in_process = 0;
 }
 
-/* start(k): a new helper for the next keys. */
+/* start_once(k): a new helper for the next keys, logged in. */
 static int
-start(struct batch_keys *k, char err[static BATCH_ERR_MAX])
+start_once(struct batch_keys *k, char err[static BATCH_ERR_MAX])
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	posix_spawn_file_actions_t fa;
@@ -148,8 +159,15 @@ start(struct batch_keys *k, char err[static BATCH_ERR_MAX])
 	rc = write_all(k->to, msg, at);
 	OPENSSL_cleanse(msg, sizeof(msg));
 	k->in_process = n;
-	if (rc != 0) {
-		snprintf(err, BATCH_ERR_MAX, "the key helper did not start");
+	if (rc != 0 || read_all(k->from, msg, 1) != 0 || msg[0] != 'R') {
+		char text[BATCH_ERR_MAX] = "";
+		ssize_t r = rc == 0 && msg[0] == 'F' ?
+		    read(k->from, text, sizeof(text) - 1) : 0;
+
+		text[r > 0 ? r : 0] = '\0';
+		snprintf(err, BATCH_ERR_MAX, "%s", text[0] ? text :
+		    "the key helper did not start");
+		k->in_process = 0;
 		finish(k);
 		return -1;
 	}
@@ -162,6 +180,31 @@ fail:
 			close(out[i]);
 	}
 	return -1;
+}
+
+void
+batch_keys_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&start_lock);
+	else
+		pthread_mutex_unlock(&start_lock);
+}
+
+static int
+start(struct batch_keys *k, char err[static BATCH_ERR_MAX])
+{
+	struct timespec pause = { 0, 100 * 1000 * 1000 };
+	int rc = -1;
+
+	pthread_mutex_lock(&start_lock);
+	for (int attempt = 0; attempt < 3 && rc != 0; attempt++) {
+		if (attempt > 0)
+			nanosleep(&pause, NULL);
+		rc = start_once(k, err);
+	}
+	pthread_mutex_unlock(&start_lock);
+	return rc;
 }
 
 int
@@ -269,10 +312,13 @@ batch_keys_helper(const struct station_config *cfg)
 	if (hsm_open(&h, cfg->hsm_module, cfg->hsm_token, pin, err) != 0 ||
 	    hsm_sealer_open(h, recipient, seal_context_key, recipient,
 	    BATCH_GROUP, &z, err) != 0) {
-		helper_fail(err);
+		write_all(1, "F", 1);
+		write_all(1, err, strlen(err));
 		goto cleanup;
 	}
 	OPENSSL_cleanse(pin, sizeof(pin));
+	if (write_all(1, "R", 1) != 0)
+		goto cleanup;
 	for (uint32_t i = 0; i < n; i++) {
 		if (hsm_sealer_next(z, point, sealed + 2, sizeof(sealed) - 2,
 		    &len, err) != 0) {
