@@ -72,6 +72,7 @@ batch_out_open(const char *path, X509 *recipient, struct batch_out **out)
 	struct batch_out *o;
 	CMS_RecipientInfo *ri;
 	EVP_PKEY_CTX *pctx;
+	BIO *buf = NULL;
 
 	*out = NULL;
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
@@ -108,16 +109,22 @@ batch_out_open(const char *path, X509 *recipient, struct batch_out **out)
 	    CMS_KEY_PARAM)) == NULL ||
 	    (pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL ||
 	    EVP_PKEY_CTX_set_ecdh_kdf_md(pctx, EVP_sha256()) <= 0 ||
-	    (o->cms_bio = BIO_new_CMS(o->file, o->cms)) == NULL) {
+	    (o->cms_bio = BIO_new_CMS(o->file, o->cms)) == NULL ||
+	    (buf = BIO_new(BIO_f_buffer())) == NULL ||
+	    BIO_set_write_buffer_size(buf, 64 * 1024) != 1) {
 		unsigned long e = ERR_get_error();
 
 		station_err("batch generate: cannot start the envelope to the "
 		    "station's transport certificate: %s", e ?
 		    ERR_reason_error_string(e) : "unknown error");
 		ERR_clear_error();
+		BIO_free(buf);
 		batch_out_abort(o);
 		return -1;
 	}
+	/* Writes gathered into 64 KiB: the stream has one OCTET STRING
+	 * chunk per write, else one per identity. */
+	o->cms_bio = BIO_push(buf, o->cms_bio);
 	*out = o;
 	return batch_out_text(o, "station-batch 1\n", 16);
 }
