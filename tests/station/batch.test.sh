@@ -186,6 +186,11 @@ is "$(sqlite3 "$G/station.db" "select count(*) from devices where state='revoked
 run "$STATION" crl --home "$G" -o "$TMP/g.crl"
 is "$(openssl crl -in "$TMP/g.crl" -noout -text | grep -c 'Serial Number')" 7 "the generator's CRL lists them"
 
+run "$STATION" export --home "$F" --format jsonl -o "$TMP/fexp"
+is "$RC" 0 "the factory exports its batch devices (certificates of another sub-CA)"
+run "$STATION" export verify --home "$F" "$TMP/fexp"
+is "$RC" 0 "and the export verifies"
+contains "$OUT" "160 devices, 153 issued, 7 voided" "export counts: taken identities issued, leftovers voided"
 run "$STATION" audit verify --home "$F"
 is "$RC" 0 "factory audit log verifies"
 run "$STATION" audit verify --home "$G"
