@@ -55,3 +55,7 @@ $(BATCH_TOOL): $(BUILD)/obj/tests/station/batch_tool.o $(BATCH_TOOL_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 check stress bench: $(BATCH_TOOL)
+
+# The batch text, manifest and record codecs.
+UNIT_TESTS += $(BUILD)/tests/station/test_batch
+$(BUILD)/tests/station/test_batch: $(BUILD)/obj/station/batch_file.o
