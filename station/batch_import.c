@@ -13,8 +13,9 @@
  *      this station's: else "bad signature" or "does not match";
  *   4. the batch id was not imported before (event batch.imported).
  * Only then are the identities kept, as fixed-size records (batch.h) in
- * HOME/batches/ID.items (written beside, synced, renamed), and the event
- * batch.imported recorded. The decrypted text lives in an unnamed
+ * HOME/batches/ID.items (written beside, synced, renamed), the issuing
+ * sub-CA's certificate in HOME/batches/ID.ca.pem (the stamps' chain), and
+ * the event batch.imported recorded. The decrypted text lives in an unnamed
  * temporary file (O_TMPFILE, mode 0600) that disappears with the process.
  */
 #include <errno.h>
@@ -264,12 +265,42 @@ check(const struct batch_parsed *p, const struct batch_manifest *m,
 	return 0;
 }
 
-/* keep(cfg, plain, len, trust, own, m, items): parse, verify, write the
+/* decode_ca(p): the sub-CA certificate of the ca line. */
+static X509 *
+decode_ca(const struct batch_parsed *p)
+{
+	uint8_t *der = malloc(p->ca_b64_len);
+	const unsigned char *q = der;
+	int n = der != NULL ? EVP_DecodeBlock(der, p->ca_b64,
+	    (int)p->ca_b64_len) : -1;
+	X509 *x = n > 0 ? d2i_X509(NULL, &q, n) : NULL;
+
+	free(der);
+	ERR_clear_error();
+	return x;
+}
+
+/* write_ca(home, id, ca): HOME/batches/ID.ca.pem, for the stamps' chain. */
+static int
+write_ca(const char *home, const char *id, X509 *ca)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "%s/batches/%s.ca.pem", home, id);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	ok = PEM_write_X509(f, ca) == 1;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* keep(cfg, plain, len, trust, own, m, items, ca): parse, verify, write the
  * records beside their final name; ${items} the final name. */
 static int
 keep(const struct station_config *cfg, const char *file, const uint8_t *plain,
     size_t len, X509 *trust, const uint8_t own[32], struct batch_manifest *m,
-    char tmp[static PATH_MAX])
+    char tmp[static PATH_MAX], X509 **ca)
 {
 	struct batch_parsed p;
 	struct sink s = { 0 };
@@ -291,6 +322,11 @@ keep(const struct station_config *cfg, const char *file, const uint8_t *plain,
 	}
 	if (verify_manifest(&p, trust, m) != 0 || check(&p, m, own, file) != 0)
 		goto cleanup;
+	if ((*ca = decode_ca(&p)) == NULL) {
+		station_err("batch import: %s: the issuing CA certificate (ca "
+		    "line) does not decode", file);
+		goto cleanup;
+	}
 	if (fflush(s.f) != 0 || fsync(fileno(s.f)) != 0) {
 		station_err("batch import: cannot write %s: %s", tmp,
 		    strerror(errno));
@@ -308,7 +344,7 @@ batch_import(const struct station_config *cfg, const char *file,
     const char *pin_file, struct batch_import_result *res)
 {
 	CMS_ContentInfo *cms = NULL;
-	X509 *own_cert = NULL, *trust = NULL;
+	X509 *own_cert = NULL, *trust = NULL, *ca_cert = NULL;
 	struct hsm *h = NULL;
 	struct hsm_ca *ca = NULL;
 	struct hsm_key *tkey;
@@ -373,7 +409,7 @@ batch_import(const struct station_config *cfg, const char *file,
 		    strerror(errno));
 		goto cleanup;
 	}
-	if (keep(cfg, file, plain, len, trust, own, &res->m, tmp) != 0)
+	if (keep(cfg, file, plain, len, trust, own, &res->m, tmp, &ca_cert) != 0)
 		goto cleanup;
 	if ((rc = imported_before(sa->a, res->m.batch_id)) != 0) {
 		if (rc > 0)
@@ -390,6 +426,12 @@ batch_import(const struct station_config *cfg, const char *file,
 		goto cleanup;
 	}
 	tmp[0] = '\0';
+	if (write_ca(cfg->home, res->m.batch_id, ca_cert) != 0) {
+		station_err("batch import: cannot write %s/batches/%s.ca.pem",
+		    cfg->home, res->m.batch_id);
+		unlink(items);
+		goto cleanup;
+	}
 	if (record(sa, &res->m, file) != 0) {
 		unlink(items);
 		goto cleanup;
@@ -410,5 +452,6 @@ cleanup:
 	CMS_ContentInfo_free(cms);
 	X509_free(own_cert);
 	X509_free(trust);
+	X509_free(ca_cert);
 	return ret;
 }
