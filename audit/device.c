@@ -112,6 +112,29 @@ device_event(struct audit *a, const char *actor, const char *kind,
 	    seq);
 }
 
+/* cached(a, slot, sql): a statement prepared once per handle (the
+ * device calls are the hot path of bulk issuance); hand it back with
+ * release(). NULL if it does not prepare. */
+static sqlite3_stmt *
+cached(struct audit *a, sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL && sqlite3_prepare_v3(a->db, sql, -1,
+	    SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+		sqlite3_finalize(*slot);
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+static void
+release(sqlite3_stmt *st)
+{
+	if (st != NULL) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
 static int
 step_done(struct audit *a, sqlite3_stmt *st, const char *what)
 {
@@ -172,10 +195,9 @@ audit_device_allocate(struct audit *a, const struct audit_allocation *d,
 	if (device_event(a, actor, "device.allocated", d->serial, own, n, extra,
 	    n_extra, &s) != 0)
 		goto cleanup;
-	if (sqlite3_prepare_v2(a->db, "INSERT INTO devices (serial, claim_id, "
+	if ((st = cached(a, &a->dev_ins, "INSERT INTO devices (serial, claim_id, "
 	    "hardware_id, order_id, key_mode, state, created_us, updated_us, "
-	    "last_seq) VALUES (?, ?, ?, ?, ?, 'allocated', ?, ?, ?)", -1, &st,
-	    NULL) != SQLITE_OK) {
+	    "last_seq) VALUES (?, ?, ?, ?, ?, 'allocated', ?, ?, ?)")) == NULL) {
 		audit_sqlfail(a, "cannot record the device");
 		goto cleanup;
 	}
@@ -194,7 +216,7 @@ audit_device_allocate(struct audit *a, const struct audit_allocation *d,
 		*seq = s;
 	rc = 0;
 cleanup:
-	sqlite3_finalize(st);
+	release(st);
 	return audit_tx_end(a, rc);
 }
 
@@ -281,11 +303,11 @@ audit_device_transition(struct audit *a, const char *serial,
 	}
 	if (device_event(a, actor, kind, serial, own, n, extra, n_extra, &s))
 		goto cleanup;
-	if (sqlite3_prepare_v2(a->db, "UPDATE devices SET state = ?, public_key "
-	    "= coalesce(?, public_key), cert_serial = coalesce(?, cert_serial), "
-	    "cert_der = coalesce(?, cert_der), reason = coalesce(?, reason), "
-	    "updated_us = ?, last_seq = ? WHERE serial = ?", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	if ((st = cached(a, &a->dev_upd, "UPDATE devices SET state = ?, "
+	    "public_key = coalesce(?, public_key), cert_serial = coalesce(?, "
+	    "cert_serial), cert_der = coalesce(?, cert_der), reason = "
+	    "coalesce(?, reason), updated_us = ?, last_seq = ? WHERE serial = "
+	    "?")) == NULL) {
 		audit_sqlfail(a, "cannot update the device");
 		goto cleanup;
 	}
@@ -305,10 +327,9 @@ audit_device_transition(struct audit *a, const char *serial,
 	if (step_done(a, st, "cannot update the device"))
 		goto cleanup;
 	if (c->cert_der) {
-		sqlite3_finalize(st);
-		if (sqlite3_prepare_v2(a->db, "INSERT INTO cert_serials "
-		    "(cert_serial, serial) VALUES (?, ?)", -1, &st, NULL) !=
-		    SQLITE_OK) {
+		release(st);
+		if ((st = cached(a, &a->cert_ins, "INSERT INTO cert_serials "
+		    "(cert_serial, serial) VALUES (?, ?)")) == NULL) {
 			audit_sqlfail(a, "cannot record the certificate serial");
 			goto cleanup;
 		}
@@ -321,7 +342,7 @@ audit_device_transition(struct audit *a, const char *serial,
 		*seq = s;
 	rc = 0;
 cleanup:
-	sqlite3_finalize(st);
+	release(st);
 	return audit_tx_end(a, rc);
 }
 
@@ -369,15 +390,17 @@ device_row(struct audit *a, sqlite3_stmt *st, struct audit_device *d)
 	return 0;
 }
 
-/* Runs ${sql} with one text parameter; the first row into ${d}. */
+/* Runs ${sql} with one text parameter; the first row into ${d}. With
+ * ${slot}, the statement is cached there. */
 static int
-device_one(struct audit *a, const char *sql, const char *param,
-    struct audit_device *d)
+device_one(struct audit *a, sqlite3_stmt **slot, const char *sql,
+    const char *param, struct audit_device *d)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, ret = -1;
 
-	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (slot != NULL ? (st = cached(a, slot, sql)) == NULL :
+	    sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return audit_sqlfail(a, "cannot read the devices");
 	sqlite3_bind_text(st, 1, param, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -387,23 +410,26 @@ device_one(struct audit *a, const char *sql, const char *param,
 		ret = 1;
 	else
 		audit_sqlfail(a, "cannot read the devices");
-	sqlite3_finalize(st);
+	if (slot != NULL)
+		release(st);
+	else
+		sqlite3_finalize(st);
 	return ret;
 }
 
 int
 audit_device_get(struct audit *a, const char *serial, struct audit_device *d)
 {
-	return device_one(a, "SELECT " DEVICE_COLUMNS " FROM devices WHERE "
-	    "serial = ?", serial, d);
+	return device_one(a, &a->dev_get, "SELECT " DEVICE_COLUMNS " FROM "
+	    "devices WHERE serial = ?", serial, d);
 }
 
 int
 audit_device_by_hardware(struct audit *a, const char *hardware_id,
     struct audit_device *d)
 {
-	return device_one(a, "SELECT " DEVICE_COLUMNS " FROM devices WHERE "
-	    "hardware_id = ? AND state NOT IN ('failed', 'voided', 'revoked')",
+	return device_one(a, NULL, "SELECT " DEVICE_COLUMNS " FROM devices "
+	    "WHERE hardware_id = ? AND state NOT IN ('failed', 'voided', 'revoked')",
 	    hardware_id, d);
 }
 

@@ -37,6 +37,8 @@ struct audit {
 
 	sqlite3_stmt *ins_event;    /* cached: appending is the hot path */
 	sqlite3_stmt *sp_open, *sp_release, *sp_undo;
+	/* cached by device.c: the statements of bulk issuance (batches) */
+	sqlite3_stmt *dev_get, *dev_ins, *dev_upd, *cert_ins;
 
 	bool cp_failed;
 	char cp_err[AUDIT_ERR_MAX];

@@ -296,6 +296,10 @@ audit_close(struct audit *a)
 	sqlite3_finalize(a->sp_open);
 	sqlite3_finalize(a->sp_release);
 	sqlite3_finalize(a->sp_undo);
+	sqlite3_finalize(a->dev_get);
+	sqlite3_finalize(a->dev_ins);
+	sqlite3_finalize(a->dev_upd);
+	sqlite3_finalize(a->cert_ins);
 	sqlite3_close(a->db);
 	free(a->sign_pem);
 	free(a);

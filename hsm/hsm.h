@@ -30,7 +30,8 @@
  * hsm_open and hsm_token_init refuse while one is open.
  *
  * Thread safety: hsm_issue_*, hsm_crl, hsm_sign, hsm_random,
- * hsm_keygen_sealed and hsm_rewrap_sealed may run on several threads at
+ * hsm_keygen_sealed, hsm_rewrap_sealed and hsm_sealer_next (one sealer
+ * per thread) may run on several threads at
  * once on one open token;
  * opening, closing, key lookup and persistent key generation may not.
  */
@@ -250,6 +251,30 @@ int hsm_rewrap_sealed(struct hsm_key *station_key,
     const uint8_t transport[static 65], hsm_seal_context_fn context_fn,
     void *arg, uint8_t *sealed, size_t cap, size_t *sealed_len,
     char err[static HSM_ERR_MAX]);
+
+/*
+ * Batch key generation (hsm/sealer.c): many P-256 device keys, each sealed
+ * to one ${recipient} (a station's transport key) as hsm_keygen_sealed
+ * does, at about a third of its token cost: a sealer keeps a session and
+ * its ephemeral key and KEK for ${per_session} keys (SPEC.md section 2
+ * values that share E), then starts a new session. One sealer per thread;
+ * sealers on one token may run on several threads at once.
+ *
+ * hsm_sealer_open(h, recipient, context_fn, arg, per_session, out, err):
+ * a sealer (nothing is made in the token until the first key). 0 or -1.
+ * hsm_sealer_next(z, point, sealed, cap, sealed_len, err): a new device
+ * key pair; its public point in ${point}, E || C in ${sealed}; no token
+ * object survives. 0, or -1 with nothing handed out.
+ * hsm_sealer_free(z): destroy its objects, close its session. NULL: no-op.
+ */
+struct hsm_sealer;
+int hsm_sealer_open(struct hsm *h, const uint8_t recipient[static 65],
+    hsm_seal_context_fn context_fn, void *arg, unsigned per_session,
+    struct hsm_sealer **out, char err[static HSM_ERR_MAX]);
+int hsm_sealer_next(struct hsm_sealer *z, uint8_t point[static 65],
+    uint8_t *sealed, size_t cap, size_t *sealed_len,
+    char err[static HSM_ERR_MAX]);
+void hsm_sealer_free(struct hsm_sealer *z);
 
 /* The device certificate profile (IEEE 802.1AR IDevID). */
 struct hsm_profile {

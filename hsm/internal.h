@@ -35,6 +35,14 @@ struct hsm_p11fn *hsm_p11fn_open(const char *module,
     char err[static HSM_ERR_MAX]);
 void hsm_p11fn_close(struct hsm_p11fn *fn);
 
+/* hsm_p11fn_list(fn): its CK_FUNCTION_LIST * (as void *: this header does
+ * not include pkcs11.h). */
+void *hsm_p11fn_list(struct hsm_p11fn *fn);
+
+/* hsm_point_ok(point): 1 if ${point} is an uncompressed P-256 point on the
+ * curve (checked before a token uses it in ECDH), else 0. */
+int hsm_point_ok(const uint8_t point[static 65]);
+
 /* hsm_p11fn_ec_keygen(h, type, label, id, derive, err): a persistent,
  * private, sensitive, non-extractable EC key pair in the token of ${h}:
  * for signing, or with ${derive} for key agreement only (CKA_DERIVE, no

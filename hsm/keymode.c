@@ -19,13 +19,13 @@
 #include "hsm/internal.h"
 
 /*
- * point_ok(point): a P-256 point, on the curve. Checked on the host before
+ * hsm_point_ok(point): a P-256 point, on the curve. Checked on the host before
  * the token uses it in ECDH: a token need not check, and a point off the
  * curve or of small order would let its sender guess Z, the KEK, and so
  * the wrapped key.
  */
-static int
-point_ok(const uint8_t point[static 65])
+int
+hsm_point_ok(const uint8_t point[static 65])
 {
 	EC_GROUP *g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
 	EC_POINT *p = g != NULL ? EC_POINT_new(g) : NULL;
@@ -58,7 +58,7 @@ hsm_keygen_sealed(struct hsm *h, enum hsm_key_type type,
 		hsm_fmt(err, "token key mode makes P-256 or P-384 device keys");
 		return -1;
 	}
-	if (!point_ok(transport)) {
+	if (!hsm_point_ok(transport)) {
 		hsm_fmt(err, "the transport key is not an uncompressed point on "
 		    "P-256; nothing was sealed to it");
 		return -1;
@@ -189,12 +189,12 @@ hsm_rewrap_sealed(struct hsm_key *station_key, const X509_PUBKEY *expect,
 		    in_len);
 		return -1;
 	}
-	if (!point_ok(transport)) {
+	if (!hsm_point_ok(transport)) {
 		hsm_fmt(err, "the transport key is not an uncompressed point on "
 		    "P-256; nothing was sealed to it");
 		return -1;
 	}
-	if (!point_ok(in)) {
+	if (!hsm_point_ok(in)) {
 		hsm_fmt(err, "re-wrap: the sealed device key's ephemeral point is "
 		    "not on P-256");
 		return -1;

@@ -69,6 +69,12 @@ fail:
 	return NULL;
 }
 
+void *
+hsm_p11fn_list(struct hsm_p11fn *fn)
+{
+	return fn->f;
+}
+
 void
 hsm_p11fn_close(struct hsm_p11fn *fn)
 {

@@ -54,6 +54,7 @@ struct station_config {
 	char pki_order_cert[PATH_MAX];    /* verifies production orders */
 	char pki_transport_key[CONFIG_URI_MAX]; /* key agreement: batches */
 	char pki_transport_cert[PATH_MAX];
+	char pki_batch_cert[PATH_MAX];    /* verifies imported batches */
 
 	/* [device]: the device certificate profile */
 	char device_organization[CONFIG_TEXT_FIELD_MAX + 1];

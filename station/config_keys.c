@@ -42,6 +42,8 @@ const struct key config_keys[] = {
 	    "pkcs11:object=station-transport", 0, 0 },
 	{ "pki", "transport_cert", KEY_PATH, FIELD(pki_transport_cert),
 	    "pki/station-transport.pem", 0, 0 },
+	{ "pki", "batch_cert", KEY_PATH, FIELD(pki_batch_cert),
+	    "pki/batch-signer.pem", 0, 0 },
 
 	{ "device", "organization", KEY_TEXT, FIELD(device_organization),
 	    "Example Devices", 0, 0 },

@@ -57,3 +57,18 @@ check stress bench: $(LAN_LOAD)
 UNIT_TESTS += $(BUILD)/tests/station/test_serve_limits
 $(BUILD)/tests/station/test_serve_limits: \
     $(BUILD)/obj/station/serve_limits.o $(BUILD)/obj/station/serve_listen.o
+
+# batch-tool: batch_take_next as the bench loop calls it (batch.test.sh).
+BATCH_TOOL := $(BUILD)/test-tools/batch-tool
+BATCH_TOOL_OBJS := $(addprefix $(BUILD)/obj/station/,batch_take.o \
+    batch_file.o batch_out.o seal.o stamp_crypto.o config.o config_keys.o \
+    pin.o pki.o airgap.o station_audit.o clock.o order.o) $(BUILD)/obj/stamp-format/stamp.o \
+    $(BUILD)/obj/stamp-format/stamp_build.o $(HSM_OBJS) $(AUDIT_OBJS)
+$(BATCH_TOOL): $(BUILD)/obj/tests/station/batch_tool.o $(BATCH_TOOL_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check stress bench: $(BATCH_TOOL)
+
+# The batch text, manifest and record codecs.
+UNIT_TESTS += $(BUILD)/tests/station/test_batch
+$(BUILD)/tests/station/test_batch: $(BUILD)/obj/station/batch_file.o
