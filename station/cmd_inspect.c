@@ -297,6 +297,8 @@ msg_kind(uint32_t magic)
 		return "keygen request";
 	case STAMP_MAGIC_COMMIT:
 		return "commit request";
+	case STAMP_MAGIC_ATTEST:
+		return "attestation request";
 	}
 	return NULL;
 }
