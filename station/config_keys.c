@@ -66,6 +66,12 @@ const struct key config_keys[] = {
 	{ "airgap", "allow_network", KEY_BOOL, FIELD(airgap_allow_network),
 	    "no", 0, 0 },
 
+	{ "attestation", "roots", KEY_PATH, FIELD(attestation_roots), "", 0, 0 },
+	{ "attestation", "required", KEY_BOOL, FIELD(attestation_required), "no",
+	    0, 0 },
+	{ "attestation", "required_products", KEY_TEXT,
+	    FIELD(attestation_required_products), "none", 0, 0 },
+
 	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
 	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),
 	    "8192", 512, 1048576 },

@@ -44,3 +44,14 @@ $(STATION_TEST_EVENT): $(BUILD)/obj/tests/station/mkevent.o $(AUDIT_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 check: $(STATION_TEST_EVENT)
+
+# attest-tool: the attestation check of every attached device as the bench
+# makes it (attest.test.sh, under stampdev-emu); test_attest: the policy,
+# the answer's checks (chains made in the test) and the audit event.
+ATTEST_OBJS := $(addprefix $(BUILD)/obj/station/,attest.o attest_parse.o \
+    config.o config_keys.o) $(FLASHER_OBJS) $(STAMP_OBJS) $(AUDIT_OBJS)
+ATTEST_TOOL := $(BUILD)/test-tools/attest-tool
+$(ATTEST_TOOL): $(BUILD)/obj/tests/station/attest_tool.o $(ATTEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check: $(ATTEST_TOOL)
