@@ -10,8 +10,8 @@
  *                     once with O_EXCL, mode 0600) are the vendor's root;
  *                     at each run every device gets a fresh attestation
  *                     key (in memory only) and a certificate from that
- *                     root, written to DIR/dev-K/attest.pem for tests to
- *                     look at.
+ *                     root, written to attest.pem in the device's state
+ *                     folder (STATE/dev-K/) for tests to look at.
  *   --attest-chain PEM --attest-key PEM
  *                     a given chain (leaf first) and leaf key, the same
  *                     for every device.

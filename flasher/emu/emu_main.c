@@ -130,7 +130,7 @@ usage(FILE *out)
 	    "  --attest-ca DIR    chip-vendor attestation (TEST-ONLY): the vendor "
 	    "root in\n                     DIR/vendor-ca.pem (made once), a fresh "
 	    "attestation key\n                     and certificate per device "
-	    "(DIR/dev-K/attest.pem)\n"
+	    "(STATE/dev-K/attest.pem)\n"
 	    "  --attest-chain PEM --attest-key PEM\n"
 	    "                     a given attestation chain (leaf first) and leaf "
 	    "key\n"

@@ -28,6 +28,6 @@ $(BUILD)/tools/stamp-refverify: $(BUILD)/obj/tests/stamp-format/refverify.o \
 # Bench helper (tests/bench/stamp.bench.sh).
 bench: $(BUILD)/tools/bench_stamp
 $(BUILD)/tools/bench_stamp: $(BUILD)/obj/tests/stamp-format/bench_stamp.o \
-    $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/stamp-format/stamp_build.o
+    $(STAMP_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -55,3 +55,5 @@ $(ATTEST_TOOL): $(BUILD)/obj/tests/station/attest_tool.o $(ATTEST_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 check: $(ATTEST_TOOL)
+UNIT_TESTS += $(BUILD)/tests/station/test_attest
+$(BUILD)/tests/station/test_attest: $(ATTEST_OBJS)
