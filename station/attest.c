@@ -48,8 +48,9 @@ attest_outcome_name(enum attest_outcome o)
 	return o == ATTEST_PASS ? "pass" : o == ATTEST_FAIL ? "fail" : "none";
 }
 
+/* The roots in ${file}; ${what} names where it was given, for messages. */
 static int
-load_roots(struct attest_policy *p, const char *file,
+load_roots(struct attest_policy *p, const char *what, const char *file,
     char err[static ATTEST_REASON_MAX])
 {
 	FILE *f = fopen(file, "r");
@@ -57,9 +58,8 @@ load_roots(struct attest_policy *p, const char *file,
 	int n = 0;
 
 	if (f == NULL) {
-		snprintf(err, ATTEST_REASON_MAX, "[attestation] roots %s: cannot "
-		    "read it (a PEM bundle of the chip vendors' root "
-		    "certificates)", file);
+		snprintf(err, ATTEST_REASON_MAX, "%s %s: cannot read it (a PEM "
+		    "bundle of the chip vendors' root certificates)", what, file);
 		return -1;
 	}
 	if ((p->roots = X509_STORE_new()) == NULL) {
@@ -75,8 +75,8 @@ load_roots(struct attest_policy *p, const char *file,
 	fclose(f);
 	ERR_clear_error();
 	if (n == 0) {
-		snprintf(err, ATTEST_REASON_MAX, "[attestation] roots %s holds no "
-		    "PEM certificate", file);
+		snprintf(err, ATTEST_REASON_MAX, "%s %s holds no PEM certificate",
+		    what, file);
 		return -1;
 	}
 	return 0;
@@ -109,7 +109,28 @@ attest_policy_open(const struct station_config *cfg,
 		*out = p;
 		return 0;
 	}
-	if (load_roots(p, cfg->attestation_roots, err) != 0) {
+	if (load_roots(p, "[attestation] roots", cfg->attestation_roots,
+	    err) != 0) {
+		attest_policy_free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+int
+attest_policy_roots(const char *file, struct attest_policy **out,
+    char err[static ATTEST_REASON_MAX])
+{
+	struct attest_policy *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (p == NULL) {
+		snprintf(err, ATTEST_REASON_MAX, "out of memory");
+		return -1;
+	}
+	snprintf(p->products, sizeof(p->products), "none");
+	if (load_roots(p, "--roots", file, err) != 0) {
 		attest_policy_free(p);
 		return -1;
 	}
@@ -341,8 +362,8 @@ attest_verify(const struct attest_policy *p, const uint8_t *reply,
 		    "roots)");
 	if (attest_parse(reply, len, &ev, res->reason) != 0)
 		return 1;
-	if (ev.hardware_id_len != hwid_len ||
-	    memcmp(ev.hardware_id, hardware_id, hwid_len) != 0)
+	if (hardware_id != NULL && (ev.hardware_id_len != hwid_len ||
+	    memcmp(ev.hardware_id, hardware_id, hwid_len) != 0))
 		return fail(res, "attestation answer names another hardware id "
 		    "than the device's");
 	if (check_chain(p, &ev, &key, res) != 0)
@@ -352,8 +373,8 @@ attest_verify(const struct attest_policy *p, const uint8_t *reply,
 		    "of '%s' (a forged or corrupted answer)", res->chain);
 		goto out;
 	}
-	if (ev.nonce_len != nonce_len ||
-	    CRYPTO_memcmp(ev.nonce, nonce, nonce_len) != 0) {
+	if (nonce != NULL && (ev.nonce_len != nonce_len ||
+	    CRYPTO_memcmp(ev.nonce, nonce, nonce_len) != 0)) {
 		fail(res, "attestation is signed over another nonce than the "
 		    "one this station sent (a replayed answer)");
 		goto out;

@@ -84,6 +84,13 @@ int attest_parse(const uint8_t *buf, size_t len, struct attest_evidence *ev,
  */
 int attest_policy_open(const struct station_config *cfg,
     struct attest_policy **out, char err[static ATTEST_REASON_MAX]);
+/*
+ * attest_policy_roots(file, out, err): a policy of just the vendor roots in
+ * ${file} (PEM bundle), requiring nothing: for checking answers away from
+ * the bench (`station inspect --roots`). 0, or -1 with ${err}.
+ */
+int attest_policy_roots(const char *file, struct attest_policy **out,
+    char err[static ATTEST_REASON_MAX]);
 /* attest_policy_free(p): free ${p} (NULL: nothing). */
 void attest_policy_free(struct attest_policy *p);
 
@@ -100,6 +107,8 @@ bool attest_required(const struct attest_policy *p, const char *product);
  * key_point, res): check the answer ${reply} to the request that carried
  * ${nonce}, for the device ${hardware_id}; with ${key_point} (the 65-byte
  * P-256 point of the device's CSR) also that the answer attests that key.
+ * ${hardware_id} or ${nonce} NULL: that check is left out (only for
+ * looking at a saved answer: without the nonce nothing says it is fresh).
  * Fills ${res} (outcome PASS or FAIL, chain, root, reason; not required).
  * Returns 0 PASS, 1 FAIL.
  */

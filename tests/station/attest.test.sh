@@ -8,7 +8,8 @@
 # attestation, another key) refused with its exact reason when required,
 # recorded and let through when not; required_products; a given chain
 # with an intermediate (openssl CLI); the audit events device.attestation,
-# which `station audit verify` replays.
+# which `station audit verify` replays; the exchange done by dfu-util, the
+# answer checked by `station inspect --roots`.
 . "$(dirname "$0")/../lib/tap.sh"
 EMU=${EMU:-$TOP/${BUILD:-build}/stampdev-emu}
 TOOL=${ATTEST_TOOL:-$TOP/${BUILD:-build}/test-tools/attest-tool}
@@ -61,6 +62,9 @@ is "$(stat -c %a "$CA/vendor-ca.key")" "600" "the vendor root key is 0600"
 run openssl verify -CAfile "$CA/vendor-ca.pem" "$ST/dev-1/attest.pem"
 is "$RC" 0 "openssl verifies the device's attestation certificate"
 
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/other.key" \
+    -subj "/O=Other Vendor/CN=Other root" -days 30 -out "$H/other.pem" 2>/dev/null
+
 # ---- genuine devices ----------------------------------------------------
 conf "roots = $CA/vendor-ca.pem" "required = yes"
 run emu --devices 2 --attest-ca "$CA" -- "$TOOL" "$H" --bind --db "$TMP/a.db" --product P1
@@ -99,6 +103,24 @@ contains "$OUT" "test device.attestation $S1 chain=\"$LEAF\" key_bound=no reason
 contains "$OUT" "test device.attestation $S1 key_bound=no reason=\"device offers no attestation\" required=yes result=none" "audit: a device without attestation"
 run "$STATION" audit verify --db "$TMP/a.db"
 contains "$OUT" "inventory: 0 devices match their events" "nothing allocated for refused devices"
+
+# ---- dfu-util as an independent client; station inspect --roots ----------
+NONCE='\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f'
+printf "SATQ\x01\x00\x0c\x00\x4c\x00\x00\x00\x01\x00\x01\x00\x0e\x00\x00\x00%s\x00\x00\x02\x00\x01\x00\x20\x00\x00\x00$NONCE" "$S1" > "$TMP/satq.bin"
+run "$STATION" inspect "$TMP/satq.bin"
+is "$RC" 0 "a hand-made attestation request reads"
+contains "$OUT" "valid attestation request, format 1.0, 76 bytes" "inspect names the attestation request"
+run emu --attest-ca "$CA" -- sh -c "timeout 20 dfu-util -d 1209:0001 -a info -D '$TMP/satq.bin' && timeout 20 dfu-util -d 1209:0001 -a info -U '$TMP/answer.bin'"
+is "$RC" 0 "dfu-util: attestation request down, answer up"
+run "$STATION" inspect "$TMP/answer.bin" --roots "$CA/vendor-ca.pem" --hardware-id "$S1"
+is "$RC" 0 "inspect --roots: the answer verifies"
+contains "$OUT" "attestation  verified: chain '$LEAF' to vendor root '$ROOT' (nonce not checked)" "inspect --roots names chain and root"
+contains "$OUT" "attestation_nonce  0x000c 32 bytes: 000102030405060708090a0b0c0d0e0f" "the answer carries the request's nonce"
+run "$STATION" inspect "$TMP/answer.bin" --roots "$H/other.pem"
+is "$RC" 1 "inspect --roots with another vendor's root: invalid"
+err_is "station: $TMP/answer.bin: attestation refused: attestation chain of '$LEAF' does not lead to a configured vendor root ([attestation] roots): issuer '$ROOT' unknown" "inspect --roots refusal message"
+run emu --attest-ca "$CA" --fault attest-none@1 -- timeout 20 dfu-util -d 1209:0001 -a info -D "$TMP/satq.bin"
+is "$([ "$RC" -ne 0 ] && echo refused)" "refused" "a device without attestation refuses the request"
 
 # ---- not required: recorded, let through ----------------------------------
 conf "roots = $CA/vendor-ca.pem"
@@ -142,8 +164,6 @@ cat "$TMP/inter.pem" "$CA/vendor-ca.pem" > "$H/two.pem"
 conf "roots = two.pem" "required = yes"
 run emu --attest-chain "$TMP/leaf.pem" --attest-key "$TMP/leaf.key" -- "$TOOL" "$H"
 is "$RC" 0 "a bundle of several roots: the leaf's issuer is one of them"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/other.key" \
-    -subj "/O=Other Vendor/CN=Other root" -days 30 -out "$H/other.pem" 2>/dev/null
 conf "roots = other.pem" "required = yes"
 run emu --attest-chain "$TMP/chain.pem" --attest-key "$TMP/leaf.key" -- "$TOOL" "$H"
 is "$RC" 1 "a chain to a root that is not configured is refused"
