@@ -65,6 +65,9 @@ is "$RC" 0 "openssl verifies the device's attestation certificate"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/other.key" \
     -subj "/O=Other Vendor/CN=Other root" -days 30 -out "$H/other.pem" 2>/dev/null
 
+run emu --attest-ca "$CA" -- "$STATION" devices --stamp
+contains "$OUT" "stamp: none, unlocked, attestation chain of 1 (not checked here)" "station devices --stamp shows the attestation chain"
+
 # ---- genuine devices ----------------------------------------------------
 conf "roots = $CA/vendor-ca.pem" "required = yes"
 run emu --devices 2 --attest-ca "$CA" -- "$TOOL" "$H" --bind --db "$TMP/a.db" --product P1
