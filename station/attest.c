@@ -6,7 +6,8 @@
  * The check, in the order SPEC.md gives: the answer reads (attest_parse);
  * it names this device's hardware id; the chain verifies with OpenSSL's
  * X.509 path validation to one of the vendor roots, at the current time;
- * the leaf key is P-256 and the signature over the signed bytes verifies
+ * the leaf may sign (key usage, when present, has digitalSignature) and
+ * its key is P-256 and the signature over the signed bytes verifies
  * with it; the nonce is the one this station just sent; in device key
  * mode the attested key hash is SHA-256 of the CSR's point. Each failure
  * has its own sentence, naming the certificate where one is at fault, so
@@ -32,6 +33,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "stamp-format/stamp.h"
 #include "station/attest.h"
@@ -298,6 +300,11 @@ check_chain(const struct attest_policy *p, const struct attest_evidence *ev,
 	chain = X509_STORE_CTX_get0_chain(ctx);
 	name_of(X509_get_subject_name(sk_X509_value(chain,
 	    sk_X509_num(chain) - 1)), res->root);
+	if (!(X509_get_key_usage(certs[0]) & KU_DIGITAL_SIGNATURE)) {
+		fail(res, "attestation certificate '%s' may not sign (its key "
+		    "usage lacks digitalSignature)", res->chain);
+		goto out;
+	}
 	if ((*key = X509_get_pubkey(certs[0])) == NULL ||
 	    !EVP_PKEY_is_a(*key, "EC") || EVP_PKEY_get_bits(*key) != 256) {
 		fail(res, "attestation key of '%s' is not an ECDSA P-256 key",

@@ -37,6 +37,8 @@ static struct attest_policy *policy;
 static char dir[] = "/tmp/test_attest.XXXXXX";
 static const uint8_t nonce[32] = { 0x5a, 1, 2, 3 };
 
+static const char *leaf_usage = NULL;  /* keyUsage of the next leaf */
+
 static X509 *
 cert(EVP_PKEY *key, const char *cn, EVP_PKEY *ca_key, X509 *ca, long from,
     long to)
@@ -59,6 +61,11 @@ cert(EVP_PKEY *key, const char *cn, EVP_PKEY *ca_key, X509 *ca, long from,
 	    ca ? "critical,CA:FALSE" : "critical,CA:TRUE");
 	X509_add_ext(x, ext, -1);
 	X509_EXTENSION_free(ext);
+	if (ca && leaf_usage) {
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, leaf_usage);
+		X509_add_ext(x, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
 	X509_sign(x, ca_key ? ca_key : key, EVP_sha256());
 	return x;
 }
@@ -286,6 +293,26 @@ refusals(void **state)
 	len = answer(buf, sizeof(buf), rogue_key, leaf, nonce, NULL, 0);
 	assert_int_equal(check(buf, len, NULL, &r), 1);
 	assert_non_null(strstr(r.reason, "signature does not verify"));
+	/* a leaf whose key usage does not allow signing */
+	leaf_usage = "critical,keyAgreement";
+	{
+		X509 *ka = cert(leaf_key, "Chip 4", root_key, root, -DAY, DAY);
+
+		len = answer(buf, sizeof(buf), leaf_key, ka, nonce, NULL, 0);
+		assert_int_equal(check(buf, len, NULL, &r), 1);
+		assert_string_equal(r.reason, "attestation certificate 'CN=Chip 4' "
+		    "may not sign (its key usage lacks digitalSignature)");
+		X509_free(ka);
+	}
+	leaf_usage = "critical,digitalSignature";
+	{
+		X509 *ds = cert(leaf_key, "Chip 5", root_key, root, -DAY, DAY);
+
+		len = answer(buf, sizeof(buf), leaf_key, ds, nonce, NULL, 0);
+		assert_int_equal(check(buf, len, NULL, &r), 0);
+		X509_free(ds);
+	}
+	leaf_usage = NULL;
 	/* another device's answer */
 	len = answer(buf, sizeof(buf), leaf_key, leaf, nonce, NULL, 0);
 	assert_int_equal(attest_verify(policy, buf, len, (const uint8_t *)"HW-2",
