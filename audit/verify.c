@@ -42,6 +42,7 @@ struct verifier {
 	size_t nkeys;
 	const struct audit_checkpoint *anchor;
 	bool anchor_hash_ok;
+	bool busy;                        /* locked by a writer: no verdict */
 };
 
 static double
@@ -81,6 +82,14 @@ check_schema(struct verifier *v)
 
 	if (sqlite3_prepare_v2(v->db, "PRAGMA user_version", -1, &st, NULL) !=
 	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		rc = sqlite3_errcode(v->db);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+			v->busy = true;
+			snprintf(v->r->problem, sizeof(v->r->problem),
+			    "the database stayed locked by another process "
+			    "for 10 s; try again");
+			goto cleanup;
+		}
 		bad(v, 0, "not a readable SQLite database: %s",
 		    sqlite3_errmsg(v->db));
 		goto cleanup;
@@ -516,6 +525,8 @@ audit_verify(const char *path, const char *pubkey_pem,
 	r->replay_seconds = seconds() - t0;
 	r->unsealed = r->head_seq - r->sealed_seq;
 done:
+	if (v.busy)
+		ret = -1;
 	if (r->verdict == AUDIT_TAMPERED)
 		r->unsealed = r->head_seq > r->sealed_seq ?
 		    r->head_seq - r->sealed_seq : 0;
