@@ -326,6 +326,16 @@ int audit_device_allocate(struct audit *a, const struct audit_allocation *d,
     uint64_t *seq);
 
 /*
+ * audit_device_note(a, actor, kind, subject, f, n): append an event about
+ * a device that changes no inventory row (the replay passes over it):
+ * ${kind} is one of AUDIT_DEVICE_NOTES, ${subject} the serial or, before
+ * allocation, the hardware id. 0 or -1.
+ */
+#define AUDIT_DEVICE_NOTES "device.attestation"
+int audit_device_note(struct audit *a, const char *actor, const char *kind,
+    const char *subject, const struct audit_field *f, size_t n);
+
+/*
  * audit_device_transition(a, serial, c, actor, extra, n_extra, seq): move
  * device ${serial} to c->to if the table allows it, updating its row and
  * appending device.<state> in one transaction.

@@ -252,6 +252,32 @@ check_change(struct audit *a, const struct audit_change *c)
 	    wants_reason);
 }
 
+bool
+audit_device_is_note(const char *kind)
+{
+	static const char *const notes[] = { AUDIT_DEVICE_NOTES };
+
+	for (size_t i = 0; i < sizeof(notes) / sizeof(notes[0]); i++)
+		if (strcmp(kind, notes[i]) == 0)
+			return true;
+	return false;
+}
+
+int
+audit_device_note(struct audit *a, const char *actor, const char *kind,
+    const char *subject, const struct audit_field *f, size_t n)
+{
+	int rc;
+
+	if (kind == NULL || !audit_device_is_note(kind))
+		return audit_fail(a, "'%s' is not a device note event",
+		    kind ? kind : "(null)");
+	if (audit_tx_begin(a) != 0)
+		return -1;
+	rc = audit_append_fields(a, actor, kind, subject, f, n, NULL);
+	return audit_tx_end(a, rc);
+}
+
 int
 audit_device_transition(struct audit *a, const char *serial,
     const struct audit_change *c, const char *actor,

@@ -76,6 +76,10 @@ void audit_seal_due(struct audit *a);
 int audit_append_locked(struct audit *a, const char *actor, const char *kind,
     const char *subject, const uint8_t *details, size_t len, uint64_t *seq);
 
+/* audit_device_is_note(kind): whether ${kind} is a device event that changes
+ * no inventory row (AUDIT_DEVICE_NOTES). */
+bool audit_device_is_note(const char *kind);
+
 /* audit_append_fields(a, actor, kind, subject, f, n, seq): encode ${f} and
  * audit_append_locked(). */
 int audit_append_fields(struct audit *a, const char *actor, const char *kind,

@@ -355,6 +355,8 @@ audit_replay_event(struct replay *rp, const struct audit_event *e)
 	    &n) != 0)
 		return fail(rp, "details are not in canonical form");
 	if (strncmp(e->kind, "device.", 7) == 0) {
+		if (audit_device_is_note(e->kind))
+			return 0;
 		if (strcmp(e->kind + 7, "allocated") == 0)
 			return device_allocated(rp, e, d, n);
 		if (audit_state_parse(e->kind + 7, &to) != 0)

@@ -22,7 +22,7 @@
  *   flasher_session_close()
  *
  * The stamp profile on a session (profile.c): flasher_info, flasher_csr,
- * flasher_stage, flasher_commit, flasher_lock; flasher_run() works on
+ * flasher_attest, flasher_stage, flasher_commit, flasher_lock; flasher_run() works on
  * many devices at once, one thread and one session each (profile_run.c).
  *
  * Concurrency: sessions are independent; one thread per device may run
@@ -226,7 +226,9 @@ const struct flasher_device *flasher_session_device(
  * reports success unless the device confirmed it: stage is read back and
  * compared, commit and lock are read back from the device.
  *
- * Order for one device: flasher_info -> flasher_csr (device key mode) ->
+ * Order for one device: flasher_info -> [flasher_attest, when the station
+ * checks attestation] -> flasher_csr (device key mode) [-> flasher_attest
+ * binding the new key] ->
  * [station issues the certificate, builds and signs the stamp] ->
  * flasher_stage -> [station records `written`] -> flasher_commit ->
  * flasher_lock (optional).
@@ -252,6 +254,7 @@ struct flasher_info {
 	uint16_t write_unit;
 	int locked;                       /* 0, 1; -1 if not reported */
 	size_t attestation_certs;         /* ATTESTATION_CERT records (not checked here) */
+	/* capabilities & STAMP_CAP_ATTEST: answers flasher_attest() */
 };
 
 /* flasher_info_stamped(info): 1 if the device has an active stamp. */
@@ -304,6 +307,21 @@ int flasher_csr(struct flasher_session *s, const struct flasher_info *info,
     const uint8_t *nonce, size_t nonce_len,
     const struct flasher_subject *subject, uint8_t **csr, size_t *csr_len,
     char err[static FLASHER_ERR_MAX]);
+
+/*
+ * flasher_attest(s, info, nonce, nonce_len, bind_key, reply, reply_len,
+ * err): the attestation exchange (stamp-format/SPEC.md 5.5) with a device
+ * that has the ATTEST capability (others are refused up front): DNLOAD an
+ * attestation request (hardware id, ${nonce} of 16..64 bytes; with
+ * ${bind_key} BIND_KEY, so the device also attests the key of its last
+ * keygen) to alt `info`, then UPLOAD alt `info`, the signed answer, into
+ * a new buffer *${reply} of *${reply_len} bytes (free()). Nothing in the
+ * answer is checked here: chain, signature, nonce and key hash are for the
+ * caller to verify (station/attest.c).
+ */
+int flasher_attest(struct flasher_session *s, const struct flasher_info *info,
+    const uint8_t *nonce, size_t nonce_len, int bind_key, uint8_t **reply,
+    size_t *reply_len, char err[static FLASHER_ERR_MAX]);
 
 /*
  * flasher_stage(s, info, image, len, err): DNLOAD the stamp image to alt

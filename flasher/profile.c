@@ -1,7 +1,8 @@
 /*
  * profile.c: the stamp DFU profile on top of the DFU transfers: read the
- * info record, ask for a CSR over a nonce, stage a stamp and read it back,
- * commit it by digest, lock (flasher.h documents each call).
+ * info record, ask for a CSR over a nonce, ask for an attestation over a
+ * nonce, stage a stamp and read it back, commit it by digest, lock
+ * (flasher.h documents each call).
  *
  * The device's replies are parsed with the stamp-format reader (info) or
  * checked for exact lengths (commit, lock) and DER framing (CSR); every
@@ -292,6 +293,38 @@ flasher_csr(struct flasher_session *s, const struct flasher_info *info,
 	}
 	*csr = buf;
 	*csr_len = len;
+	return 0;
+}
+
+int
+flasher_attest(struct flasher_session *s, const struct flasher_info *info,
+    const uint8_t *nonce, size_t nonce_len, int bind_key, uint8_t **reply,
+    size_t *reply_len, char err[static FLASHER_ERR_MAX])
+{
+	static const uint8_t bind = STAMP_BIND_KEYGEN;
+	struct stamp_builder b;
+	uint8_t msg[256], *buf = NULL;
+	size_t len = 0;
+
+	if (!(info->capabilities & STAMP_CAP_ATTEST))
+		return fail(err, s, "device offers no attestation (no ATTEST "
+		    "capability)");
+	if (nonce_len < FLASHER_NONCE_MIN || nonce_len > FLASHER_NONCE_MAX)
+		return fail(err, s, "nonce of %zu bytes (expected %d to %d)",
+		    nonce_len, FLASHER_NONCE_MIN, FLASHER_NONCE_MAX);
+	stamp_msg_begin(&b, msg, sizeof(msg), STAMP_MAGIC_ATTEST);
+	hwid_record(&b, info);
+	stamp_build_add(&b, STAMP_A_NONCE, STAMP_RF_CRITICAL, nonce, nonce_len);
+	if (bind_key)
+		stamp_build_add(&b, STAMP_A_BIND_KEY, STAMP_RF_CRITICAL, &bind, 1);
+	if (stamp_msg_finish(&b, &len) != 0)
+		return fail(err, s, "attestation request does not fit");
+	if (flasher_download(s, "info", msg, len, NULL, NULL, err) != 0)
+		return -1;
+	if (flasher_upload(s, "info", INFO_MAX, &buf, &len, NULL, NULL, err) != 0)
+		return -1;
+	*reply = buf;
+	*reply_len = len;
 	return 0;
 }
 

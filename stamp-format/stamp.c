@@ -69,6 +69,8 @@ static const struct rule info_rules[] = {
 	{ STAMP_I_LOCK_STATE, 0, K_U8, 0, 1 },
 	{ STAMP_I_ATTESTATION_CERT, R_MULTI, K_BYTES, 1, 4096 },
 	{ STAMP_I_ATTESTATION_SIG, R_LAST, K_BYTES, 64, 64 },
+	{ STAMP_I_ATTESTATION_NONCE, 0, K_BYTES, 16, 64 },
+	{ STAMP_I_ATTESTED_KEY, 0, K_BYTES, 32, 32 },
 };
 
 static const struct rule keygen_rules[] = {
@@ -80,6 +82,12 @@ static const struct rule keygen_rules[] = {
 	{ STAMP_K_SUBJECT_SERIAL, 0, K_TEXT, 1, 64 },
 };
 
+static const struct rule attest_rules[] = {
+	{ STAMP_A_HARDWARE_ID, R_REQ, K_BYTES, 1, 64 },
+	{ STAMP_A_NONCE, R_REQ, K_BYTES, 16, 64 },
+	{ STAMP_A_BIND_KEY, 0, K_U8, STAMP_BIND_KEYGEN, STAMP_BIND_KEYGEN },
+};
+
 static const struct rule commit_rules[] = {
 	{ STAMP_C_HARDWARE_ID, R_REQ, K_BYTES, 1, 64 },
 	{ STAMP_C_DIGEST, R_REQ, K_BYTES, 32, 32 },
@@ -87,6 +95,7 @@ static const struct rule commit_rules[] = {
 };
 
 #define NROWS(t) (sizeof(t) / sizeof((t)[0]))
+#define SEEN(type) (1u << ((type) - 1))  /* struct walk's bit of a type */
 
 /* One walk over records [.., end). */
 struct walk {
@@ -362,8 +371,6 @@ stamp_msg_read(struct stamp_msg *m, uint32_t magic, const uint8_t *buf,
     size_t len, struct stamp_error *err)
 {
 	struct walk w = { buf, len, commit_rules, NROWS(commit_rules), 0, 0, 0 };
-	struct stamp_cursor c;
-	struct stamp_record r;
 	size_t hl, total, stop;
 
 	memset(m, 0, sizeof(*m));
@@ -375,6 +382,9 @@ stamp_msg_read(struct stamp_msg *m, uint32_t magic, const uint8_t *buf,
 	} else if (magic == STAMP_MAGIC_KEYGEN) {
 		w.rules = keygen_rules;
 		w.nrules = NROWS(keygen_rules);
+	} else if (magic == STAMP_MAGIC_ATTEST) {
+		w.rules = attest_rules;
+		w.nrules = NROWS(attest_rules);
 	} else if (magic != STAMP_MAGIC_COMMIT) {
 		return fail(err, STAMP_E_ARGUMENT, 0);
 	}
@@ -400,14 +410,20 @@ stamp_msg_read(struct stamp_msg *m, uint32_t magic, const uint8_t *buf,
 	m->len = len;
 	m->magic = magic;
 	m->records_off = hl;
-	stamp_msg_records(m, &c);
-	if (magic == STAMP_MAGIC_INFO &&
-	    stamp_find(&c, STAMP_I_ATTESTATION_SIG, &r)) {
-		stamp_msg_records(m, &c);
-		if (!stamp_find(&c, STAMP_I_ATTESTATION_CERT, &r))
-			return fail(err, STAMP_E_MISSING, len);
+	if (magic != STAMP_MAGIC_INFO)
+		return 0;
+	/* The attestation signature needs the certificate whose key made it;
+	 * a nonce or key hash means something only when signed (row i of
+	 * info_rules is type i + 1). */
+	if ((w.seen & SEEN(STAMP_I_ATTESTATION_SIG)) &&
+	    !(w.seen & SEEN(STAMP_I_ATTESTATION_CERT)))
+		return fail(err, STAMP_E_MISSING, len);
+	if ((w.seen & (SEEN(STAMP_I_ATTESTATION_NONCE) |
+	    SEEN(STAMP_I_ATTESTED_KEY))) &&
+	    !(w.seen & SEEN(STAMP_I_ATTESTATION_SIG)))
+		return fail(err, STAMP_E_MISSING, len);
+	if (w.seen & SEEN(STAMP_I_ATTESTATION_SIG))
 		m->signed_len = len - STAMP_RECORD_HEADER_LEN - STAMP_SIG_LEN;
-	}
 	return 0;
 }
 
@@ -554,70 +570,3 @@ cleanup:
 	wipe(kek, sizeof(kek));
 	return ret;
 }
-
-#ifndef STAMP_NO_STRINGS
-const char *
-stamp_strerror(enum stamp_err code)
-{
-	static const char *const names[] = {
-		"ok", "truncated", "bad magic", "unsupported version",
-		"bad header", "bad total length", "record past the end",
-		"non-zero padding", "bad flags", "unknown critical record",
-		"duplicate record", "missing record", "bad value",
-		"bad secret record", "bad record order", "trailing bytes",
-		"digest mismatch", "bad signature", "hardware id mismatch",
-		"development stamp refused", "secret does not decrypt",
-		"buffer too small", "crypto callback failed", "bad argument",
-	};
-
-	if ((size_t)code >= sizeof(names) / sizeof(names[0]))
-		return "unknown error";
-	return names[code];
-}
-
-const char *
-stamp_type_name(uint32_t magic, uint16_t type)
-{
-	static const char *const stamp_names[] = {
-		NULL, "hardware_id", "serial_number", "claim_id", "product_id",
-		"manufacturer", "model", "hardware_revision",
-		"manufacturing_time", "station_id", "order_id", "device_cert",
-		"ca_cert", "key_reference", "wrapped_device_key", "pop_secret",
-		"app_public_key", "barcode_payload", "provisioning_token",
-		"claim_mode",
-	};
-	static const char *const info_names[] = {
-		NULL, "hardware_id", "model", "firmware_version", "capabilities",
-		"transport_key", "stamp_active", "stamp_staged",
-		"stamp_geometry", "lock_state", "attestation_cert",
-		"attestation_sig",
-	};
-	static const char *const keygen_names[] = {
-		NULL, "hardware_id", "nonce", "key_type", "subject_cn",
-		"subject_org", "subject_serial",
-	};
-	static const char *const commit_names[] = {
-		NULL, "hardware_id", "digest", "generation",
-	};
-	const char *const *names = commit_names;
-	size_t n = NROWS(commit_names);
-
-	if (magic == STAMP_MAGIC) {
-		if (type == STAMP_T_INTEGRITY)
-			return "integrity";
-		if (type == STAMP_T_SIGNATURE)
-			return "signature";
-		if (type >= STAMP_T_VENDOR_FIRST)
-			return "vendor";
-		names = stamp_names;
-		n = NROWS(stamp_names);
-	} else if (magic == STAMP_MAGIC_INFO) {
-		names = info_names;
-		n = NROWS(info_names);
-	} else if (magic == STAMP_MAGIC_KEYGEN) {
-		names = keygen_names;
-		n = NROWS(keygen_names);
-	}
-	return type < n ? names[type] : NULL;
-}
-#endif

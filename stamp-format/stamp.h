@@ -13,8 +13,9 @@
  * reason code and the byte offset where it was found.
  *
  * The reader is stamp.c; the builder is stamp_build.c, which firmware that
- * only reads does not need. -DSTAMP_NO_STRINGS leaves stamp_strerror() and
- * stamp_type_name() out of stamp.c.
+ * only reads does not need; stamp_names.c holds stamp_strerror() and
+ * stamp_type_name() (English names for logs and tools), which
+ * -DSTAMP_NO_STRINGS leaves out of this header.
  */
 #ifndef STAMP_H
 #define STAMP_H
@@ -27,6 +28,7 @@
 #define STAMP_MAGIC_INFO   0x464e4953u  /* "SINF" device info (USB alt info) */
 #define STAMP_MAGIC_KEYGEN 0x52474b53u  /* "SKGR" keygen request (alt csr) */
 #define STAMP_MAGIC_COMMIT 0x524d4353u  /* "SCMR" commit request (alt commit) */
+#define STAMP_MAGIC_ATTEST 0x51544153u  /* "SATQ" attestation request (alt info) */
 /* The commit marker in the last write unit of an A/B slot (SPEC.md 4):
  * magic, u32 generation, the first 8 bytes of the digest, 0xFF to the end. */
 #define STAMP_MAGIC_MARKER 0x4d4f4353u  /* "SCOM" */
@@ -95,6 +97,8 @@ enum {
 	STAMP_I_LOCK_STATE = 0x09,
 	STAMP_I_ATTESTATION_CERT = 0x0a,
 	STAMP_I_ATTESTATION_SIG = 0x0b,
+	STAMP_I_ATTESTATION_NONCE = 0x0c,  /* the attestation request's nonce */
+	STAMP_I_ATTESTED_KEY = 0x0d,       /* SHA-256 of the keygen key's point */
 };
 
 /* CAPABILITIES bits. */
@@ -103,6 +107,7 @@ enum {
 #define STAMP_CAP_LOCK        0x04u  /* alt lock */
 #define STAMP_CAP_AB_SLOTS    0x08u  /* two stamp slots, atomic commit */
 #define STAMP_CAP_DEVELOPMENT 0x10u  /* accepts development stamps */
+#define STAMP_CAP_ATTEST      0x20u  /* answers attestation requests (alt info) */
 
 /* Keygen request record types. */
 enum {
@@ -121,6 +126,14 @@ enum {
 	STAMP_C_DIGEST = 0x02,
 	STAMP_C_GENERATION = 0x03,
 };
+
+/* Attestation request record types (SPEC.md 5.5). */
+enum {
+	STAMP_A_HARDWARE_ID = 0x01,
+	STAMP_A_NONCE = 0x02,
+	STAMP_A_BIND_KEY = 0x03,
+};
+#define STAMP_BIND_KEYGEN 1  /* BIND_KEY: the key of the last keygen */
 
 /* Reason codes. SPEC.md, "Errors", says what each one means. */
 enum stamp_err {
@@ -228,7 +241,7 @@ struct stamp_view {
 	size_t hardware_id_len;
 };
 
-/* A checked message (info, keygen request, commit request). */
+/* A checked message (info, keygen, commit or attestation request). */
 struct stamp_msg {
 	const uint8_t *buf;
 	size_t len;
@@ -251,9 +264,10 @@ int stamp_read(struct stamp_view *v, const uint8_t *buf, size_t len,
 
 /*
  * stamp_msg_read(m, magic, buf, len, err): check a message of kind
- * ${magic} (STAMP_MAGIC_INFO, _KEYGEN or _COMMIT) that is exactly ${len}
- * bytes. An info attestation signature is not verified here: its digest is
- * SHA-256 of the first m->signed_len bytes. Returns 0 or -1 with ${err}.
+ * ${magic} (STAMP_MAGIC_INFO, _KEYGEN, _COMMIT or _ATTEST) that is exactly
+ * ${len} bytes. An info attestation signature is not verified here: its
+ * digest is SHA-256 of the first m->signed_len bytes; ATTESTATION_NONCE
+ * and ATTESTED_KEY need it (MISSING). Returns 0 or -1 with ${err}.
  */
 int stamp_msg_read(struct stamp_msg *m, uint32_t magic, const uint8_t *buf,
     size_t len, struct stamp_error *err);
@@ -319,7 +333,7 @@ stamp_le32(const uint8_t *p)
 }
 
 #ifndef STAMP_NO_STRINGS
-/* stamp_strerror(code): a short English name of ${code}. */
+/* stamp_names.c. stamp_strerror(code): a short English name of ${code}. */
 const char *stamp_strerror(enum stamp_err code);
 /* stamp_type_name(magic, type): the registry name of a record type, or
  * NULL if unknown. */

@@ -117,7 +117,7 @@ stamp_msg_begin(struct stamp_builder *b, uint8_t *buf, size_t cap,
 	if (begin(b, buf, cap, magic, STAMP_MSG_HEADER_LEN) != 0)
 		return -1;
 	if (magic != STAMP_MAGIC_INFO && magic != STAMP_MAGIC_KEYGEN &&
-	    magic != STAMP_MAGIC_COMMIT)
+	    magic != STAMP_MAGIC_COMMIT && magic != STAMP_MAGIC_ATTEST)
 		return bfail(b, STAMP_E_ARGUMENT);
 	return 0;
 }

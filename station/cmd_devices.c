@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "flasher/flasher.h"
+#include "stamp-format/stamp.h"
 #include "station/station.h"
 
 STATION_VERB(devices, "List attached USB DFU devices (port, VID:PID, serial, alts, stamp state)");
@@ -88,8 +89,12 @@ print_stamp(struct flasher *fl, const struct flasher_device *d)
 		printf("         stamp: none");
 	if (info.has_staged)
 		printf(", staged generation %u", info.staged_generation);
-	printf("%s\n", info.locked == 1 ? ", locked" : info.locked == 0 ?
+	printf("%s", info.locked == 1 ? ", locked" : info.locked == 0 ?
 	    ", unlocked" : "");
+	if ((info.capabilities & STAMP_CAP_ATTEST) && info.attestation_certs)
+		printf(", attestation chain of %zu (not checked here)",
+		    info.attestation_certs);
+	printf("\n");
 }
 
 static bool

@@ -11,7 +11,8 @@
  * them; a secret that does not open with it makes the stamp invalid for
  * that device. A USB profile message (info, keygen or commit request, as
  * uploaded with dfu-util) is recognised by its magic and checked with
- * stamp_msg_read(), an info attestation against its certificate's key.
+ * stamp_msg_read(), an info attestation against its certificate's key,
+ * and with --roots its chain against vendor roots (station/attest.c).
  * Exit 0 valid, 1 invalid (reason and offset on stderr), 2 usage.
  */
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <openssl/x509.h>
 
 #include "stamp-format/stamp.h"
+#include "station/attest.h"
 #include "station/stamp_crypto.h"
 #include "station/station.h"
 
@@ -36,10 +38,12 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "Usage: station inspect FILE [--json] [--trust CERT|PUBKEY]\n"
-	    "                       [--hardware-id ID] [--device-key KEY]\n"
+	    "                       [--hardware-id ID] [--device-key KEY] "
+	    "[--roots PEM]\n"
 	    "\nChecks the stamp image in FILE (stamp-format/SPEC.md) and prints "
 	    "every\nrecord. The integrity digest is always checked. FILE may "
-	    "also be a USB\ninfo message, keygen request or commit request.\n"
+	    "also be a USB\ninfo message, keygen, commit or attestation "
+	    "request.\n"
 	    "  --trust FILE        verify the signature with this signer "
 	    "certificate\n"
 	    "                      or public key (PEM)\n"
@@ -49,6 +53,9 @@ usage(FILE *out)
 	    "  --device-key FILE   the device's transport private key (PEM): "
 	    "open the\n"
 	    "                      secret records and show them\n"
+	    "  --roots PEM         info answering an attestation request: check "
+	    "its\n                      chain against these vendor roots "
+	    "(SPEC.md 5.5)\n"
 	    "  --json              print one JSON object instead of text\n"
 	    "  --home DIR          accepted for uniformity; not used\n"
 	    "Exit codes: 0 valid, 1 invalid (reason and byte offset), 2 usage.\n");
@@ -297,6 +304,8 @@ msg_kind(uint32_t magic)
 		return "keygen request";
 	case STAMP_MAGIC_COMMIT:
 		return "commit request";
+	case STAMP_MAGIC_ATTEST:
+		return "attestation request";
 	}
 	return NULL;
 }
@@ -339,10 +348,12 @@ cleanup:
 /* `station inspect` of a USB profile message (SPEC.md section 5). */
 static int
 inspect_msg(const char *file, const uint8_t *buf, size_t len, int json,
-    const struct stamp_expect *expect)
+    const struct stamp_expect *expect, const struct attest_policy *roots)
 {
 	const char *kind = msg_kind(stamp_le32(buf));
 	const char *attest = "none";
+	struct attest_result res;
+	char chain[2 * ATTEST_SUBJECT_MAX + 64];
 	struct stamp_cursor c;
 	struct stamp_record r;
 	struct stamp_error err;
@@ -367,6 +378,16 @@ inspect_msg(const char *file, const uint8_t *buf, size_t len, int json,
 		}
 		attest = "verified by the attestation certificate's key "
 		    "(chain not checked)";
+	}
+	if (roots != NULL) {
+		if (attest_verify(roots, buf, len, NULL, 0, NULL, 0, NULL,
+		    &res) != 0) {
+			station_err("%s: attestation refused: %s", file, res.reason);
+			return EXIT_FAILED;
+		}
+		snprintf(chain, sizeof(chain), "verified: chain '%s' to vendor "
+		    "root '%s' (nonce not checked)", res.chain, res.root);
+		attest = chain;
 	}
 	if (json) {
 		printf("{\"file\": ");
@@ -411,10 +432,13 @@ inspect_main(int argc, char *argv[])
 		{ "trust", required_argument, NULL, 't' },
 		{ "hardware-id", required_argument, NULL, 'i' },
 		{ "device-key", required_argument, NULL, 'k' },
+		{ "roots", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *trust_path = NULL, *key_path = NULL, *hwid_arg = NULL, *file;
+	const char *roots_path = NULL;
+	struct attest_policy *roots = NULL;
 	struct stamp_expect expect = { NULL, 0, 1 };
 	struct stamp_crypto crypto;
 	struct stamp_ossl ossl;
@@ -441,6 +465,9 @@ inspect_main(int argc, char *argv[])
 			break;
 		case 'k':
 			key_path = optarg;
+			break;
+		case 'r':
+			roots_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -499,7 +526,21 @@ inspect_main(int argc, char *argv[])
 			    msg_kind(stamp_le32(image)));
 			goto cleanup;
 		}
-		ret = inspect_msg(file, image, len, json, &expect);
+		if (roots_path != NULL && stamp_le32(image) != STAMP_MAGIC_INFO) {
+			station_err("inspect: %s is a USB %s; --roots applies to "
+			    "info messages only", file, msg_kind(stamp_le32(image)));
+			goto cleanup;
+		}
+		if (roots_path != NULL &&
+		    attest_policy_roots(roots_path, &roots, msg) != 0) {
+			station_err("inspect: %s", msg);
+			goto cleanup;
+		}
+		ret = inspect_msg(file, image, len, json, &expect, roots);
+		goto cleanup;
+	}
+	if (roots_path != NULL) {
+		station_err("inspect: --roots applies to info messages only");
 		goto cleanup;
 	}
 	ret = EXIT_FAILED;
@@ -528,6 +569,7 @@ inspect_main(int argc, char *argv[])
 	}
 cleanup:
 	free(image);
+	attest_policy_free(roots);
 	EVP_PKEY_free(trust);
 	EVP_PKEY_free(device_key);
 	return ret;

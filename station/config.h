@@ -20,6 +20,7 @@
 #define CONFIG_TEXT_FIELD_MAX 64 /* printable text, e.g. an organization */
 #define CONFIG_OID_MAX 127      /* a dotted OID */
 #define CONFIG_QR_TEMPLATE_MAX 256 /* [label] qr_template */
+#define CONFIG_LIST_MAX 255     /* a comma list, e.g. product ids */
 
 enum station_mode {
 	STATION_MODE_DEVELOPMENT,
@@ -80,6 +81,10 @@ struct station_config {
 	unsigned lan_nonce_lifetime;      /* seconds a CSR nonce is good for */
 	unsigned lan_max_connections;     /* open connections at once */
 	unsigned lan_threads;             /* worker threads */
+	/* [attestation] (attest.h): chip-vendor attestation of devices */
+	char attestation_roots[PATH_MAX]; /* PEM bundle of vendor roots; "" none */
+	bool attestation_required;        /* for every product */
+	char attestation_required_products[CONFIG_LIST_MAX + 1]; /* or "none" */
 
 	/* [stamp] */
 	unsigned stamp_write_unit;        /* 16 or 32 bytes */

@@ -79,6 +79,11 @@ const struct key config_keys[] = {
 	{ "lan", "max_connections", KEY_UINT, FIELD(lan_max_connections), "64",
 	    1, 1000 },
 	{ "lan", "threads", KEY_UINT, FIELD(lan_threads), "4", 1, 64 },
+	{ "attestation", "roots", KEY_PATH, FIELD(attestation_roots), "", 0, 0 },
+	{ "attestation", "required", KEY_BOOL, FIELD(attestation_required), "no",
+	    0, 0 },
+	{ "attestation", "required_products", KEY_TEXT,
+	    FIELD(attestation_required_products), "none", 0, 0 },
 
 	{ "stamp", "write_unit", KEY_UINT, FIELD(stamp_write_unit), "16", 16, 32 },
 	{ "stamp", "partition_size", KEY_UINT, FIELD(stamp_partition_size),

@@ -38,6 +38,7 @@
 #define EMU_DETACH_MS     1000    /* wDetachTimeOut */
 #define EMU_ALT_CAPACITY  (1u << 20)
 #define EMU_SERIAL_MAX    32
+#define EMU_ATTEST_CHAIN_MAX 4
 
 /* DFU 1.1 states and status codes (DFU 1.1, section 6.1.2). */
 enum {
@@ -147,6 +148,24 @@ struct emu_device {
 	int bad_desc;                 /* 1 bad functional descriptor, 2 no profile alts */
 	int clone_of;                 /* reports device K's hardware id; 0 off */
 	int no_lock;                  /* 1 refuses to lock, 2 ignores the request */
+
+	/* attestation (emu_attest.c) */
+	void *attest_key;             /* EVP_PKEY: the chip's attestation key */
+	uint8_t *attest_cert[EMU_ATTEST_CHAIN_MAX]; /* DER, leaf first */
+	size_t attest_cert_len[EMU_ATTEST_CHAIN_MAX], attest_ncerts;
+	int attest_fault;             /* EMU_ATTEST_* */
+	bool attest_pending;          /* the next info upload answers a request */
+	bool attest_bind;             /* ... with the keygen key's hash */
+	uint8_t attest_nonce[64];
+	size_t attest_nonce_len;
+	uint8_t device_pub[65];       /* the last keygen's public point */
+	bool has_device_key;
+};
+
+enum {
+	EMU_ATTEST_OK, EMU_ATTEST_BAD_SIG, EMU_ATTEST_WRONG_NONCE,
+	EMU_ATTEST_UNKNOWN_ROOT, EMU_ATTEST_EXPIRED, EMU_ATTEST_NONE,
+	EMU_ATTEST_OTHER_KEY,
 };
 
 enum { EMU_CSR_OK, EMU_CSR_OTHER_KEY, EMU_CSR_NO_NONCE, EMU_CSR_WRONG_NONCE };
@@ -215,5 +234,19 @@ int emu_keygen(struct emu_device *d, const uint8_t *nonce, size_t nonce_len,
 /* emu_crypto_init(d, crypto): stamp_crypto callbacks over d's keys. */
 struct stamp_crypto;
 void emu_crypto_init(struct emu_device *d, struct stamp_crypto *crypto);
+
+/* emu_attest.c: chip-vendor attestation (SPEC.md 5.5). emu_attest_setup:
+ * every device's attestation key and chain, from a vendor root in
+ * ${ca_dir} (made there once) or from the files ${chain} and ${key}; both
+ * NULL: none. emu_attest_request: a downloaded attestation request (DFU
+ * status, reason in status_text). emu_attest_info: the chain, and the
+ * answer to a pending request, appended to the info being built. */
+struct stamp_builder;
+bool emu_attest_capable(const struct emu_device *d);
+int emu_attest_setup(struct emu_device *devs, int n, const char *ca_dir,
+    const char *chain, const char *key);
+void emu_attest_free(struct emu_device *d);
+int emu_attest_request(struct emu_device *d, const uint8_t *buf, size_t len);
+int emu_attest_info(struct emu_device *d, struct stamp_builder *b);
 
 #endif

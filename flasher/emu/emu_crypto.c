@@ -270,6 +270,12 @@ emu_keygen(struct emu_device *d, const uint8_t *nonce, size_t nonce_len,
 	}
 	memcpy(d->csr, der, (size_t)len);
 	d->csr_len = (size_t)len;
+	{
+		size_t n = 0;
+		d->has_device_key = EVP_PKEY_get_octet_string_param(key,
+		    OSSL_PKEY_PARAM_PUB_KEY, d->device_pub, 65, &n) == 1 &&
+		    n == 65;
+	}
 	st = DFU_OK;
 out:
 	if (signer != key)

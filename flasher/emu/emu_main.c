@@ -3,7 +3,8 @@
  *
  *   stampdev-emu [--devices N] [--state DIR] [--arrive-every MS]
  *                [--fault SPEC]... [--raw] [--trust PEM] [--keygen-ms MS]
- *                [--development] [--verbose] -- COMMAND [ARG]...
+ *                [--development] [--attest-ca DIR | --attest-chain PEM
+ *                --attest-key PEM] [--verbose] -- COMMAND [ARG]...
  *
  * Like umockdev-run, it builds a fake /sys and /dev (umockdev testbed),
  * attaches one ioctl handler per device node, runs COMMAND with the
@@ -69,8 +70,9 @@ usage(FILE *out)
 	fprintf(out, "Usage: stampdev-emu [--devices N] [--state DIR] "
 	    "[--arrive-every MS]\n"
 	    "                    [--fault SPEC]... [--raw] [--trust PEM] "
-	    "[--keygen-ms MS]\n                    [--development] [--verbose] "
-	    "-- COMMAND [ARG]...\n"
+	    "[--keygen-ms MS]\n                    [--development] "
+	    "[--attest-ca DIR | --attest-chain PEM --attest-key PEM]\n"
+	    "                    [--verbose] -- COMMAND [ARG]...\n"
 	    "\nServes N emulated stamp devices (USB DFU 1.1, VID:PID %04x:%04x) "
 	    "on umockdev\nand runs COMMAND against them; exits with its status.\n"
 	    "  --devices N        how many devices, 1-%d (default 1); device K is "
@@ -110,6 +112,13 @@ usage(FILE *out)
 	    "serial)\n"
 	    "       no-lock@1|2   1: refuses to lock (errWRITE); 2: ignores "
 	    "the request\n"
+	    "       attest-bad-sig@1, attest-wrong-nonce@1, attest-unknown-root@1,\n"
+	    "       attest-expired@1, attest-none@1, attest-other-key@1\n"
+	    "                     attestation: a flipped signature bit / a valid "
+	    "signature\n                     over another nonce / a certificate "
+	    "from a look-alike\n                     root / an expired "
+	    "certificate / no attestation / the\n                     hash of "
+	    "another key than the keygen's\n"
 	    "  --raw              every alt a plain file (a bare DFU device, no "
 	    "stamp profile)\n"
 	    "  --trust PEM        stamp signer (public key or certificate) every "
@@ -118,6 +127,13 @@ usage(FILE *out)
 	    "  --keygen-ms MS     on-device keygen time, reported as dfuDNBUSY "
 	    "(default 300)\n"
 	    "  --development      accept development stamps (capability bit 4)\n"
+	    "  --attest-ca DIR    chip-vendor attestation (TEST-ONLY): the vendor "
+	    "root in\n                     DIR/vendor-ca.pem (made once), a fresh "
+	    "attestation key\n                     and certificate per device "
+	    "(STATE/dev-K/attest.pem)\n"
+	    "  --attest-chain PEM --attest-key PEM\n"
+	    "                     a given attestation chain (leaf first) and leaf "
+	    "key\n"
 	    "  --verbose          log arrivals, departures and unhandled ioctls\n"
 	    "Protocol violations by the host are logged to stderr as "
 	    "'stalled ...'.\n", EMU_VID, EMU_PID, EMU_MAX_DEVICES);
@@ -134,11 +150,23 @@ parse_num(const char *s, long long max, long long *out)
 }
 
 static int
+attest_fault(const char *kind)
+{
+	static const char *const kinds[] = { "", "bad-sig", "wrong-nonce",
+	    "unknown-root", "expired", "none", "other-key" };
+
+	for (int i = 1; i < (int)(sizeof(kinds) / sizeof(kinds[0])); i++)
+		if (strcmp(kind, kinds[i]) == 0)
+			return i;
+	return 0;
+}
+
+static int
 parse_fault(const char *spec)
 {
 	const char *kind = spec, *at, *colon = strchr(spec, ':');
 	long long dev = 0, n;
-	char name[16];
+	char name[24];
 	int first, last;
 
 	if (colon) {
@@ -199,6 +227,9 @@ parse_fault(const char *spec)
 			d->clone_of = (int)n;
 		else if (strcmp(name, "no-lock") == 0 && n >= 1 && n <= 2)
 			d->no_lock = (int)n;
+		else if (strncmp(name, "attest-", 7) == 0 && n == 1 &&
+		    (d->attest_fault = attest_fault(name + 7)) != 0)
+			;
 		else
 			goto bad;
 	}
@@ -308,13 +339,17 @@ main(int argc, char *argv[])
 		{ "trust", required_argument, NULL, 't' },
 		{ "keygen-ms", required_argument, NULL, 'k' },
 		{ "development", no_argument, NULL, 'D' },
+		{ "attest-ca", required_argument, NULL, 'A' },
+		{ "attest-chain", required_argument, NULL, 'C' },
+		{ "attest-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char tmp_state[] = "/tmp/stampdev-emu.XXXXXX";
 	const char *state = NULL, *preload = getenv("LD_PRELOAD");
 	long long arrive_every = -1, n, keygen_ms = 300;
-	const char *trust = NULL;
+	const char *trust = NULL, *attest_ca = NULL, *attest_chain = NULL;
+	const char *attest_key = NULL;
 	bool raw = false, development = false;
 	UMockdevTestbed *tb = NULL;
 	int c, status = 0, ret = 2;
@@ -367,6 +402,15 @@ main(int argc, char *argv[])
 		case 'D':
 			development = true;
 			break;
+		case 'A':
+			attest_ca = optarg;
+			break;
+		case 'C':
+			attest_chain = optarg;
+			break;
+		case 'K':
+			attest_key = optarg;
+			break;
 		case 'k':
 			if (parse_num(optarg, 60000, &keygen_ms) != 0) {
 				fprintf(stderr, "stampdev-emu: --keygen-ms: expected 0 to "
@@ -381,6 +425,12 @@ main(int argc, char *argv[])
 			usage(stderr);
 			return 2;
 		}
+	}
+	if ((attest_chain == NULL) != (attest_key == NULL) ||
+	    (attest_ca && attest_chain)) {
+		fprintf(stderr, "stampdev-emu: give either --attest-ca DIR or both "
+		    "--attest-chain PEM and --attest-key PEM\n");
+		return 2;
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "stampdev-emu: no COMMAND; usage: stampdev-emu "
@@ -438,6 +488,9 @@ main(int argc, char *argv[])
 			memcpy(d->serial, devices[d->clone_of - 1].serial,
 			    sizeof(d->serial));
 	}
+	if (!raw && emu_attest_setup(devices, ndevices, attest_ca, attest_chain,
+	    attest_key) != 0)
+		goto out;
 	tb = umockdev_testbed_new();
 	if (arrive_every < 0)
 		tick(tb, 0, 0);
@@ -495,6 +548,7 @@ out:
 			g_queue_free(devices[i].done);
 		}
 		emu_alts_free(&devices[i]);
+		emu_attest_free(&devices[i]);
 		emu_state_free(&devices[i]);
 	}
 	if (made_tmp)

@@ -6,7 +6,10 @@
  *   info    UPLOAD: the info record (SINF), built fresh at each upload
  *           from the device's state: hardware id, model, firmware version,
  *           capabilities, transport key, active and staged stamp,
- *           geometry, lock state. DNLOAD: errTARGET.
+ *           geometry, lock state; with an attestation key its chain,
+ *           and the answer to an attestation request (emu_attest.c).
+ *           DNLOAD: an attestation request (SATQ); errTARGET without
+ *           attestation.
  *   csr     DNLOAD: a keygen request (SKGR). When its last byte arrives
  *           the device generates a P-256 key and a CSR carrying the nonce,
  *           and reports dfuDNBUSY with bwPollTimeout --keygen-ms (the time
@@ -36,6 +39,7 @@
 #include "stamp-format/stamp.h"
 
 #define MSG_MAX 4096
+#define INFO_MAX 8192
 #define IMAGE_MAX (EMU_SLOT_SIZE - EMU_WRITE_UNIT)
 
 static int
@@ -82,12 +86,6 @@ begin_unlocked(struct emu_alt *alt)
 	if (emu_locked(alt->dev))
 		return refuse(alt->dev, DFU_ERR_WRITE, "device is locked");
 	return DFU_OK;
-}
-
-static int
-no_dnload(struct emu_alt *alt)
-{
-	return refuse(alt->dev, DFU_ERR_TARGET, "this alt is read-only");
 }
 
 /* Upload of alt->buf, with the reply faults applied. */
@@ -147,13 +145,14 @@ info_upload_begin(struct emu_alt *alt)
 	struct emu_device *d = alt->dev;
 	struct emu_slot_state st;
 	struct stamp_builder b;
-	uint8_t buf[1024], caps[4], active[36], staged[36], geo[8];
+	uint8_t buf[INFO_MAX], caps[4], active[36], staged[36], geo[8];
 	uint8_t locked = (uint8_t)emu_locked(d);
 	size_t len;
 
 	emu_flash_scan(d, &st);
 	put_le32(caps, STAMP_CAP_KEYGEN | STAMP_CAP_SECRETS | STAMP_CAP_LOCK |
-	    STAMP_CAP_AB_SLOTS | (d->development ? STAMP_CAP_DEVELOPMENT : 0));
+	    STAMP_CAP_AB_SLOTS | (d->development ? STAMP_CAP_DEVELOPMENT : 0) |
+	    (emu_attest_capable(d) ? STAMP_CAP_ATTEST : 0));
 	put_le32(active, st.active_gen);
 	memcpy(active + 4, st.active_digest, 32);
 	put_le32(staged, st.staged_gen);
@@ -174,9 +173,32 @@ info_upload_begin(struct emu_alt *alt)
 		stamp_build_add(&b, STAMP_I_STAMP_STAGED, 0, staged, 36);
 	stamp_build_add(&b, STAMP_I_STAMP_GEOMETRY, 0, geo, 8);
 	stamp_build_add(&b, STAMP_I_LOCK_STATE, 0, &locked, 1);
-	if (stamp_msg_finish(&b, &len) != 0)
+	if (emu_attest_info(d, &b) != 0 || stamp_msg_finish(&b, &len) != 0)
 		return refuse(d, DFU_ERR_UNKNOWN, "info record does not fit");
 	return snapshot(alt, buf, len);
+}
+
+/* A download to alt info: an attestation request, if the device can. */
+static int
+info_dnload_begin(struct emu_alt *alt)
+{
+	alt->len = 0;
+	alt->complete = false;
+	if (!emu_attest_capable(alt->dev))
+		return refuse(alt->dev, DFU_ERR_TARGET, "no attestation: alt info "
+		    "is read-only");
+	return DFU_OK;
+}
+
+static int
+info_manifest(struct emu_alt *alt)
+{
+	int st = emu_attest_request(alt->dev, alt->buf, alt->len);
+
+	if (st != DFU_OK)
+		emu_log(alt->dev, "refuses: %s", alt->dev->status_text);
+	drop(alt);
+	return st;
 }
 
 /* --- csr --- */
@@ -465,15 +487,8 @@ lock_upload_begin(struct emu_alt *alt)
 	return snapshot(alt, &state, 1);
 }
 
-static int
-unused_manifest(struct emu_alt *alt)
-{
-	(void)alt;
-	return DFU_ERR_TARGET;
-}
-
 static const struct emu_alt_ops info_ops = {
-	no_dnload, msg_dnload_block, unused_manifest,
+	info_dnload_begin, msg_dnload_block, info_manifest,
 	info_upload_begin, snapshot_block, drop,
 };
 static const struct emu_alt_ops csr_ops = {

@@ -11,6 +11,8 @@
  *   stamp.part      the stamp partition, slots A and B (emu_flash.c)
  *   lock            present once the device is locked
  *   device.key      the key pair of the last on-device keygen (0600)
+ *   attest.pem      with --attest-ca: this run's attestation certificate
+ *                   (emu_attest.c; its key stays in memory)
  *   ALT.bin         with --raw: the virtual flash of each alt (emu_alt.c)
  *
  * A second run over the same folder sees the same devices.

@@ -11,7 +11,7 @@ $(HSM_TOOL): $(BUILD)/obj/tests/hsm/hsm_tool.o \
     $(BUILD)/obj/station/config.o $(BUILD)/obj/station/config_keys.o \
     $(BUILD)/obj/station/pin.o \
     $(BUILD)/obj/station/seal.o $(BUILD)/obj/station/stamp_crypto.o \
-    $(BUILD)/obj/stamp-format/stamp.o $(BUILD)/obj/stamp-format/stamp_build.o
+    $(STAMP_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread -ldl
 
@@ -28,8 +28,7 @@ $(HSM_SHIM): tests/hsm/shim.c tests/hsm/shim_log.c tests/hsm/shim.h
 # In-process tests of the token API against a SoftHSM token made per run.
 UNIT_TESTS += $(BUILD)/tests/hsm/test_token
 $(BUILD)/tests/hsm/test_token: $(HSM_OBJS) $(BUILD)/obj/station/seal.o \
-    $(BUILD)/obj/station/stamp_crypto.o $(BUILD)/obj/stamp-format/stamp.o \
-    $(BUILD)/obj/stamp-format/stamp_build.o
+    $(BUILD)/obj/station/stamp_crypto.o $(STAMP_OBJS)
 
 # A device-side CSR made with mbedTLS (docs/device-csr.md).
 MBEDTLS_CSR := $(BUILD)/test-tools/mbedtls-csr

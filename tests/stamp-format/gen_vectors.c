@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "stamp-format/stamp.h"
@@ -237,6 +238,55 @@ emit_msg(const char *name, uint32_t magic, const uint8_t *buf, size_t len)
 		die(path);
 }
 
+/* The attestation exchange (SPEC.md 5.5): a request binding the keygen
+ * key, and the info answering it (ATTEST capability, the chain, the nonce,
+ * SHA-256 of the key's point: here the transport key's, standing in for
+ * a keygen key; signed by the signer key as the attestation key). */
+static void
+attestation(uint8_t *buf, uint8_t cap[4], const uint8_t active[36],
+    const uint8_t geometry[8])
+{
+	static const uint8_t nonce[32] = "TEST-ONLY attest nonce 01234567";
+	uint8_t bind = STAMP_BIND_KEYGEN, hash[32], digest[32], sig[64];
+	uint8_t *der = NULL;
+	struct stamp_builder b;
+	size_t len;
+	int n;
+
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_ATTEST);
+	stamp_build_add(&b, STAMP_A_HARDWARE_ID, STAMP_RF_CRITICAL,
+	    "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_A_NONCE, STAMP_RF_CRITICAL, nonce, 32);
+	stamp_build_add(&b, STAMP_A_BIND_KEY, STAMP_RF_CRITICAL, &bind, 1);
+	if (stamp_msg_finish(&b, &len) != 0)
+		die("attest");
+	emit_msg("msg-attest.bin", STAMP_MAGIC_ATTEST, buf, len);
+
+	cap[0] |= STAMP_CAP_ATTEST;
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_INFO);
+	stamp_build_add(&b, STAMP_I_HARDWARE_ID, STAMP_RF_CRITICAL,
+	    "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_I_MODEL, 0, "Thermo 3", 8);
+	stamp_build_add(&b, STAMP_I_FIRMWARE_VERSION, 0, "1.4.2-test", 10);
+	stamp_build_add(&b, STAMP_I_CAPABILITIES, STAMP_RF_CRITICAL, cap, 4);
+	stamp_build_add(&b, STAMP_I_TRANSPORT_KEY, STAMP_RF_CRITICAL, tpub, 65);
+	stamp_build_add(&b, STAMP_I_STAMP_ACTIVE, 0, active, 36);
+	stamp_build_add(&b, STAMP_I_STAMP_GEOMETRY, 0, geometry, 8);
+	n = cert_der(signer, "TEST-ONLY attestation", 1, &der);
+	stamp_build_add(&b, STAMP_I_ATTESTATION_CERT, 0, der, (size_t)n);
+	OPENSSL_free(der);
+	stamp_build_add(&b, STAMP_I_ATTESTATION_NONCE, 0, nonce, 32);
+	SHA256(tpub, 65, hash);
+	stamp_build_add(&b, STAMP_I_ATTESTED_KEY, 0, hash, 32);
+	if (stamp_msg_attest_digest(&b, &crypto, digest) != 0 ||
+	    stamp_ossl_sign(signer, digest, sig) != 0)
+		die("attest");
+	stamp_build_add(&b, STAMP_I_ATTESTATION_SIG, 0, sig, 64);
+	if (stamp_msg_finish(&b, &len) != 0)
+		die("attested info");
+	emit_msg("msg-info-attested.bin", STAMP_MAGIC_INFO, buf, len);
+}
+
 /* The USB profile messages of one device (SPEC.md, "USB profile"). */
 static void
 messages(uint8_t *buf)
@@ -292,6 +342,7 @@ messages(uint8_t *buf)
 	if (stamp_msg_finish(&b, &len) != 0)
 		die("commit");
 	emit_msg("msg-commit.bin", STAMP_MAGIC_COMMIT, buf, len);
+	attestation(buf, cap, active, geometry);
 }
 
 int

@@ -122,7 +122,8 @@ run openssl dgst -sha256 -verify "$TRUST" -signature "$TMP/sig.der" "$V/valid-mi
 is "$RC" 1 "openssl CLI refuses it over other bytes"
 
 # USB profile messages (dfu-util uploads) are recognised by their magic.
-for m in info:"info message" keygen:"keygen request" commit:"commit request"; do
+for m in info:"info message" keygen:"keygen request" commit:"commit request" \
+    attest:"attestation request" info-attested:"info message"; do
 	run "$STATION" inspect "$V/msg-${m%%:*}.bin"
 	is "$RC" 0 "inspect msg-${m%%:*}.bin: exit 0"
 	contains "$OUT" "valid ${m#*:}, format 1.0" "inspect msg-${m%%:*}.bin: kind"
@@ -160,6 +161,11 @@ run "$TOP/${BUILD:-build}/tools/gen_vectors" "$TMP/gen"
 is "$RC" 0 "gen_vectors rebuilds the vectors"
 is "$(awk '!/^#/ {print $1, $2}' "$TMP/gen/expected.txt")" \
     "$(awk '!/^#/ {print $1, $2}' "$V/expected.txt")" "gen_vectors: same files, same reasons"
+
+run "$STATION" inspect "$V/msg-info-attested.bin" --roots "$V/signer-cert.pem"
+is "$RC" 0 "the attested info vector verifies against its root"
+contains "$OUT" "attestation  verified: chain 'CN=TEST-ONLY attestation' to vendor root 'CN=TEST-ONLY stamp signer' (nonce not checked)" "attested info: chain and root"
+contains "$OUT" "attested_key       0x000d 32 bytes: " "attested info: the key hash is shown"
 
 # Usage errors.
 run "$STATION" inspect --help

@@ -461,6 +461,79 @@ messages(void **state)
 	assert_int_equal(err.code, STAMP_E_ORDER);
 }
 
+/* The attestation request (SATQ) and an info answering it: nonce and key
+ * hash inside the signed bytes, refused unsigned or after the signature. */
+static void
+attestation_messages(void **state)
+{
+	static uint8_t info[CAP], buf[CAP];
+	static const uint8_t nonce[32] = { 1, 2, 3 }, bind = STAMP_BIND_KEYGEN;
+	struct stamp_builder b;
+	struct stamp_error err;
+	struct stamp_msg m;
+	struct stamp_cursor c;
+	struct stamp_record r;
+	uint8_t digest[32], sig[64], keyhash[32] = { 9 };
+	size_t len, n;
+
+	(void)state;
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_ATTEST);
+	stamp_build_add(&b, STAMP_A_HARDWARE_ID, 1, "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_A_NONCE, 1, nonce, sizeof(nonce));
+	stamp_build_add(&b, STAMP_A_BIND_KEY, 1, &bind, 1);
+	assert_int_equal(stamp_msg_finish(&b, &len), 0);
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_ATTEST, buf, len, &err), 0);
+	assert_string_equal(stamp_type_name(STAMP_MAGIC_ATTEST, 3), "bind_key");
+	buf[len - 4] = 2;  /* BIND_KEY 2: not defined */
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_ATTEST, buf, len, &err),
+	    -1);
+	assert_int_equal(err.code, STAMP_E_VALUE);
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_ATTEST);
+	stamp_build_add(&b, STAMP_A_HARDWARE_ID, 1, "HW-0001-TEST", 12);
+	stamp_build_add(&b, STAMP_A_NONCE, 1, nonce, 15);
+	assert_int_equal(stamp_msg_finish(&b, &len), 0);
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_ATTEST, buf, len, &err),
+	    -1);
+	assert_int_equal(err.code, STAMP_E_VALUE);
+
+	/* The records of msg-info.bin up to its signature, then nonce, key
+	 * hash, signature. */
+	len = load("msg-info.bin", info, sizeof(info));
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_INFO, info, len, &err), 0);
+	stamp_msg_begin(&b, buf, CAP, STAMP_MAGIC_INFO);
+	stamp_msg_records(&m, &c);
+	while (stamp_next(&c, &r))
+		if (r.type != STAMP_I_ATTESTATION_SIG)
+			stamp_build_add(&b, r.type, r.flags, r.value, r.length);
+	stamp_build_add(&b, STAMP_I_ATTESTATION_NONCE, 0, nonce, sizeof(nonce));
+	stamp_build_add(&b, STAMP_I_ATTESTED_KEY, 0, keyhash, 32);
+	assert_int_equal(stamp_msg_finish(&b, &n), 0);
+	/* unsigned: refused */
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_INFO, buf, n, &err), -1);
+	assert_int_equal(err.code, STAMP_E_MISSING);
+	assert_int_equal(err.offset, n);
+	assert_int_equal(stamp_msg_attest_digest(&b, &crypto, digest), 0);
+	assert_int_equal(stamp_ossl_sign(signer, digest, sig), 0);
+	stamp_build_add(&b, STAMP_I_ATTESTATION_SIG, 0, sig, 64);
+	assert_int_equal(stamp_msg_finish(&b, &n), 0);
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_INFO, buf, n, &err), 0);
+	assert_int_equal(m.signed_len, n - 72);
+	SHA256(buf, m.signed_len, keyhash);
+	assert_memory_equal(keyhash, digest, 32);
+	stamp_msg_records(&m, &c);
+	assert_int_equal(stamp_find(&c, STAMP_I_ATTESTATION_NONCE, &r), 1);
+	assert_memory_equal(r.value, nonce, sizeof(nonce));
+	assert_true(r.offset < m.signed_len);
+	assert_string_equal(stamp_type_name(STAMP_MAGIC_INFO, r.type),
+	    "attestation_nonce");
+	/* a nonce after the signature: ORDER at the nonce */
+	stamp_build_add(&b, STAMP_I_ATTESTATION_NONCE, 0, nonce, sizeof(nonce));
+	assert_int_equal(stamp_msg_finish(&b, &len), 0);
+	assert_int_equal(stamp_msg_read(&m, STAMP_MAGIC_INFO, buf, len, &err), -1);
+	assert_int_equal(err.code, STAMP_E_ORDER);
+	assert_int_equal(err.offset, n);
+}
+
 /* The A/B commit marker: matches its image only, and no torn write of it
  * (a prefix programmed, the rest still erased) matches. */
 static void
@@ -518,6 +591,7 @@ main(void)
 		cmocka_unit_test(builder_errors),
 		cmocka_unit_test(odd_address),
 		cmocka_unit_test(messages),
+		cmocka_unit_test(attestation_messages),
 		cmocka_unit_test(commit_marker),
 	};
 

@@ -72,3 +72,16 @@ check stress bench: $(BATCH_TOOL)
 # The batch text, manifest and record codecs.
 UNIT_TESTS += $(BUILD)/tests/station/test_batch
 $(BUILD)/tests/station/test_batch: $(BUILD)/obj/station/batch_file.o
+
+# attest-tool: the attestation check of every attached device as the bench
+# makes it (attest.test.sh, under stampdev-emu); test_attest: the policy,
+# the answer's checks (chains made in the test) and the audit event.
+ATTEST_OBJS := $(addprefix $(BUILD)/obj/station/,attest.o attest_parse.o \
+    config.o config_keys.o) $(FLASHER_OBJS) $(STAMP_OBJS) $(AUDIT_OBJS)
+ATTEST_TOOL := $(BUILD)/test-tools/attest-tool
+$(ATTEST_TOOL): $(BUILD)/obj/tests/station/attest_tool.o $(ATTEST_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+check: $(ATTEST_TOOL)
+UNIT_TESTS += $(BUILD)/tests/station/test_attest
+$(BUILD)/tests/station/test_attest: $(ATTEST_OBJS)
