@@ -156,16 +156,47 @@ refuse(struct bench *b, struct bench_result *r, const char *fmt, ...)
 	}
 }
 
-/* admit(b, info, r): the checks before an identity, then the allocation.
- * 0: allocated; -1: refused (reason in ${r}). */
+/* attest(b, s, info, r, point, res): the device's attestation (attest.h)
+ * over USB, outside b->db, then recorded as device.attestation about its
+ * hardware id (before allocation) or serial (${point}: the CSR's key).
+ * Returns attest_device's 0 or 1; 1 also when it cannot be recorded. */
 static int
-admit(struct bench *b, const struct flasher_info *info, struct bench_result *r)
+attest(struct bench *b, struct flasher_session *s,
+    const struct flasher_info *info, struct bench_result *r,
+    const uint8_t *point, struct attest_result *res)
+{
+	double t = bench_now_ms();
+	int rc = attest_device(b->attest, s, info, b->terms.product, point, res);
+
+	r->t.usb += bench_now_ms() - t;
+	bench_db_lock(b, r, &t);
+	if (attest_record(b->a, b->actor, point ? r->serial : r->hwid,
+	    b->terms.product, res) != 0) {
+		b->stop = BENCH_STATION_FAULT;
+		snprintf(b->stop_reason, sizeof(b->stop_reason), "the audit "
+		    "database failed: %s", audit_error(b->a));
+		snprintf(res->reason, sizeof(res->reason), "not recorded");
+		rc = 1;
+	}
+	bench_db_unlock(b, r, t);
+	return rc;
+}
+
+/* admit(b, s, info, r, res): the checks before an identity (a stamp
+ * already active, the deny list, a hardware id in use, the attestation
+ * into ${res}), then the allocation. 0: allocated; -1: refused (reason in
+ * ${r}). */
+static int
+admit(struct bench *b, struct flasher_session *s,
+    const struct flasher_info *info, struct bench_result *r,
+    struct attest_result *res)
 {
 	struct audit_device *d = NULL;
 	char msg[DENY_MSG_MAX];
 	double t;
 	int rc, ret = -1;
 
+	memset(res, 0, sizeof(*res));
 	bench_db_lock(b, r, &t);
 	if (flasher_info_stamped(info)) {
 		refuse(b, r, "already stamped (stamp generation %u is active): "
@@ -193,6 +224,27 @@ admit(struct bench *b, const struct flasher_info *info, struct bench_result *r)
 	if (rc < 0) {
 		bench_say(r, "not stamped: %s", audit_error(b->a));
 		goto out;
+	}
+	if (attest_policy_enabled(b->attest)) {
+		bench_db_unlock(b, r, t);
+		rc = attest(b, s, info, r, NULL, res);
+		bench_db_lock(b, r, &t);
+		if (rc != 0) {
+			refuse(b, r, "not genuine hardware: %s; set it aside for "
+			    "the officer", res->reason);
+			goto out;
+		}
+		/* another thread may have taken this hardware id meanwhile */
+		if ((rc = audit_device_by_hardware(b->a, r->hwid, d)) == 0) {
+			refuse(b, r, "hardware id already holds serial %s (state "
+			    "%s): a cloned id; set it aside for the officer",
+			    d->serial, audit_state_name(d->state));
+			goto out;
+		}
+		if (rc < 0) {
+			bench_say(r, "not stamped: %s", audit_error(b->a));
+			goto out;
+		}
 	}
 	if (b->stop != BENCH_GO) {
 		bench_say(r, "not stamped: the run is stopping (%s)",
@@ -391,6 +443,36 @@ write_stamp(struct bench *b, struct flasher_session *s,
 	return bench_commit_failed(b, s, r, st, ferr);
 }
 
+/* bind_key(b, s, info, r, k, first): device key mode, after the CSR: the
+ * device attests its new key (when it attested before, or must), so the
+ * identity key is the attested chip's. 0, or -1 (the device failed). */
+static int
+bind_key(struct bench *b, struct flasher_session *s,
+    const struct flasher_info *info, struct bench_result *r,
+    const struct bench_key *k, const struct attest_result *first)
+{
+	struct attest_result res;
+	const unsigned char *point = NULL;
+	int len = 0;
+
+	if (!attest_policy_enabled(b->attest) ||
+	    strcmp(b->terms.key_mode, "device") != 0 ||
+	    (first->outcome != ATTEST_PASS && !first->required))
+		return 0;
+	if (X509_PUBKEY_get0_param(NULL, &point, &len, NULL, k->pub) != 1 ||
+	    len != 65 || point[0] != 4) {
+		fail(b, r, AUDIT_ALLOCATED, "the device's key is not a P-256 "
+		    "point; it cannot be bound to its attestation");
+		return -1;
+	}
+	if (attest(b, s, info, r, point, &res) != 0) {
+		fail(b, r, AUDIT_ALLOCATED, "not genuine hardware: %s; set it "
+		    "aside for the officer", res.reason);
+		return -1;
+	}
+	return 0;
+}
+
 void
 bench_device(struct bench *b, struct flasher *fl,
     const struct flasher_device *dev, bench_step_fn *step, void *arg,
@@ -400,6 +482,7 @@ bench_device(struct bench *b, struct flasher *fl,
 	struct flasher_info info;
 	struct bench_key *k = NULL;
 	struct bench_stamp *st = NULL;
+	struct attest_result res;
 	uint8_t cert[HSM_CERT_MAX];
 	char ferr[FLASHER_ERR_MAX], hex[ISSUE_CERT_SERIAL_MAX];
 	size_t cert_len;
@@ -427,11 +510,12 @@ bench_device(struct bench *b, struct flasher *fl,
 		bench_say(r, "not stamped: out of memory");
 		goto out;
 	}
-	if (admit(b, &info, r) != 0)
+	if (admit(b, s, &info, r, &res) != 0)
 		goto out;
 	step(arg, r->port, strcmp(b->terms.key_mode, "device") == 0 ?
 	    "device keygen" : "token keygen");
-	if (bench_key(b, s, r, &info, k) != 0)
+	if (bench_key(b, s, r, &info, k) != 0 ||
+	    bind_key(b, s, &info, r, k, &res) != 0)
 		goto out;
 	step(arg, r->port, "issuing");
 	if (issue(b, r, &info, k, cert, &cert_len, hex) != 0 ||

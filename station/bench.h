@@ -27,6 +27,7 @@
 #include "audit/audit.h"
 #include "flasher/flasher.h"
 #include "hsm/hsm.h"
+#include "station/attest.h"
 #include "station/config.h"
 #include "station/identity.h"
 #include "station/order.h"
@@ -53,6 +54,7 @@ struct bench {
 	struct hsm_key *stamp_key;
 	struct audit *a;
 	const char *actor;            /* "operator:ID" or the officer */
+	const struct attest_policy *attest; /* [attestation] (attest.h) */
 	struct order terms;           /* the order stamped under */
 	const uint8_t *chain;         /* sub-CA certificate DER */
 	size_t chain_len;

@@ -411,20 +411,28 @@ run_session(const struct station_config *cfg, const struct run_opts *o,
     volatile sig_atomic_t *interrupted)
 {
 	struct bench b = { .cfg = cfg };
+	struct attest_policy *attest = NULL;
 	struct station_audit *sa = NULL;
 	struct order_state st;
 	struct flasher *fl = NULL;
 	uint8_t *chain = NULL, *app = NULL;
 	char actor[AUDIT_ACTOR_MAX + 1], ferr[FLASHER_ERR_MAX];
-	char oerr[ORDER_ERR_MAX];
+	char oerr[ORDER_ERR_MAX], aerr[ATTEST_REASON_MAX];
 	int len, rc, ret;
 
 	if ((ret = choose_order(cfg, o, &b.terms)) >= 0)
 		return ret;
+	if ((rc = attest_policy_open(cfg, &attest, aerr)) != 0) {
+		station_err("run: %s", aerr);
+		return rc == -2 ? EXIT_USAGE : EXIT_FAILED;
+	}
+	b.attest = attest;
 	ret = EXIT_FAILED;
 	if (cfg->stamp_app_public_key[0] != '\0' &&
-	    read_app_key(cfg->stamp_app_public_key, &app, &b.app_key_len) != 0)
+	    read_app_key(cfg->stamp_app_public_key, &app, &b.app_key_len) != 0) {
+		attest_policy_free(attest);
 		return EXIT_USAGE;
+	}
 	b.app_key = app;
 	if (pki_open(cfg, o->pin_file, &b.h, &b.ca) != 0)
 		goto out;
@@ -478,5 +486,6 @@ out:
 	OPENSSL_free(app);
 	hsm_ca_free(b.ca);
 	hsm_close(b.h);
+	attest_policy_free(attest);
 	return ret;
 }

@@ -62,8 +62,8 @@ $(BUILD)/tests/station/test_serve_limits: \
 BATCH_TOOL := $(BUILD)/test-tools/batch-tool
 BATCH_TOOL_OBJS := $(addprefix $(BUILD)/obj/station/,batch_take.o \
     batch_file.o batch_out.o seal.o stamp_crypto.o config.o config_keys.o \
-    pin.o pki.o airgap.o station_audit.o clock.o order.o) $(BUILD)/obj/stamp-format/stamp.o \
-    $(BUILD)/obj/stamp-format/stamp_build.o $(HSM_OBJS) $(AUDIT_OBJS)
+    pin.o pki.o airgap.o station_audit.o clock.o order.o) $(STAMP_OBJS) \
+    $(HSM_OBJS) $(AUDIT_OBJS)
 $(BATCH_TOOL): $(BUILD)/obj/tests/station/batch_tool.o $(BATCH_TOOL_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lpthread

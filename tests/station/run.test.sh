@@ -176,7 +176,7 @@ if [ -f "$SHIM" ]; then
 	cp "$H/station.conf" "$TMP/station.conf.orig"
 	sed -i "s#^module = .*#module = $SHIM#" "$H/station.conf"
 	ST="$TMP/hsm"
-	run env HSM_SHIM_FAULT=C_Sign:2:CKR_DEVICE_ERROR "$EMU" --state "$ST" --trust "$H/pki/stamp.pem" --keygen-ms 10 --devices 2 --arrive-every 200 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 2
+	run env HSM_SHIM_FAULT=C_Sign:2:CKR_DEVICE_ERROR "$EMU" --state "$ST" --trust "$H/pki/stamp.pem" --keygen-ms 10 --devices 2 --arrive-every 2000 -- "$STATION" run --home "$H" --order DEMO-DEVICE-1 --idle-exit 2
 	is "$RC" 1 "HSM fault: exit 1"
 	contains "$OUT" "no certificate: token 'station-demo': signing the certificate of device " "HSM fault: the certificate signature failure is named"
 	contains "$OUT" "STOP: the token failed" "HSM fault: the run stops rather than burn identities"
