@@ -26,6 +26,7 @@
 #include <openssl/sha.h>
 
 #include "station/bench.h"
+#include "station/bench_batch.h"
 #include "station/bench_steps.h"
 #include "station/deny.h"
 #include "station/issue.h"
@@ -70,6 +71,22 @@ bench_db_unlock(struct bench *b, struct bench_result *r, double t)
 	r->t.db += bench_now_ms() - t;
 }
 
+/* batch_unused(b, serial, why): a batch identity whose stamp never became
+ * active: its certificate is the issuing station's to revoke
+ * (bench_batch.c), so it is reported for that station. 0 or -1. */
+static int
+batch_unused(struct bench *b, const char *serial, const char *why)
+{
+	struct audit_device *d = malloc(sizeof(*d));
+	char id[BATCH_ID_MAX + 1];
+	int ret = -1;
+
+	if (d != NULL && audit_device_get(b->a, serial, d) == 0)
+		ret = bench_batch_unused(b->a, b->actor, d, why, id);
+	free(d);
+	return ret;
+}
+
 int
 bench_fail(struct bench *b, const char *serial, enum audit_state from,
     const char *why)
@@ -84,6 +101,8 @@ bench_fail(struct bench *b, const char *serial, enum audit_state from,
 		return -1;
 	if (from != AUDIT_ISSUED && from != AUDIT_WRITTEN)
 		return 0;
+	if (b->batch_id != NULL)
+		return batch_unused(b, serial, reason);
 	c.reason = "cessationOfOperation: the stamp never became active on "
 	    "the device";
 	c.to = AUDIT_REVOKED;
@@ -182,14 +201,17 @@ attest(struct bench *b, struct flasher_session *s,
 	return rc;
 }
 
-/* admit(b, s, info, r, res): the checks before an identity (a stamp
- * already active, the deny list, a hardware id in use, the attestation
- * into ${res}), then the allocation. 0: allocated; -1: refused (reason in
- * ${r}). */
+/* admit(b, s, info, r, res, k, cert, len, hex): the checks before an
+ * identity (a stamp already active, the deny list, a hardware id in use,
+ * the attestation into ${res}), then the allocation, or with --batch the
+ * batch's next identity (key and certificate into ${k}, ${cert}, ${len},
+ * ${hex}). 0: allocated; -1: refused (reason in ${r}). */
 static int
 admit(struct bench *b, struct flasher_session *s,
     const struct flasher_info *info, struct bench_result *r,
-    struct attest_result *res)
+    struct attest_result *res, struct bench_key *k,
+    uint8_t cert[static HSM_CERT_MAX], size_t *len,
+    char hex[static ISSUE_CERT_SERIAL_MAX])
 {
 	struct audit_device *d = NULL;
 	char msg[DENY_MSG_MAX];
@@ -251,14 +273,16 @@ admit(struct bench *b, struct flasher_session *s,
 		    b->stop_reason);
 		goto out;
 	}
-	ret = bench_allocate(b, r);
+	ret = b->batch_id != NULL ? bench_batch_take(b, r, info, k, cert, len,
+	    hex) : bench_allocate(b, r);
 	if (ret == 0 && (rc = deny_check(b->a, NULL, r->serial, r->claim,
 	    msg)) != 0) {
 		struct audit_change c = { .to = AUDIT_VOIDED, .reason = msg };
 
 		bench_say(r, "%s", rc > 0 ? msg : "deny list unreadable");
 		if (audit_device_transition(b->a, r->serial, &c, b->actor, NULL,
-		    0, NULL) != 0)
+		    0, NULL) != 0 || (b->batch_id != NULL &&
+		    batch_unused(b, r->serial, msg) != 0))
 			b->stop = BENCH_STATION_FAULT;
 		ret = -1;
 	}
@@ -510,16 +534,19 @@ bench_device(struct bench *b, struct flasher *fl,
 		bench_say(r, "not stamped: out of memory");
 		goto out;
 	}
-	if (admit(b, s, &info, r, &res) != 0)
+	if (admit(b, s, &info, r, &res, k, cert, &cert_len, hex) != 0)
 		goto out;
-	step(arg, r->port, strcmp(b->terms.key_mode, "device") == 0 ?
-	    "device keygen" : "token keygen");
-	if (bench_key(b, s, r, &info, k) != 0 ||
-	    bind_key(b, s, &info, r, k, &res) != 0)
-		goto out;
-	step(arg, r->port, "issuing");
-	if (issue(b, r, &info, k, cert, &cert_len, hex) != 0 ||
-	    build(b, r, &info, k, cert, cert_len, st) != 0 ||
+	if (b->batch_id == NULL) {
+		step(arg, r->port, strcmp(b->terms.key_mode, "device") == 0 ?
+		    "device keygen" : "token keygen");
+		if (bench_key(b, s, r, &info, k) != 0 ||
+		    bind_key(b, s, &info, r, k, &res) != 0)
+			goto out;
+		step(arg, r->port, "issuing");
+		if (issue(b, r, &info, k, cert, &cert_len, hex) != 0)
+			goto out;
+	}
+	if (build(b, r, &info, k, cert, cert_len, st) != 0 ||
 	    write_stamp(b, s, r, &info, st, step, arg) != 0)
 		goto out;
 	if (b->cfg->stamp_lock) {

@@ -61,6 +61,9 @@ struct bench {
 	const uint8_t *app_key;       /* [stamp] app_public_key, SPKI DER */
 	size_t app_key_len;
 	bool confirm_label;           /* read a scanned claim ID per label */
+	const char *batch_id;         /* --batch: identities of this imported
+	                                 batch (bench_batch.c); NULL: the order */
+	struct hsm_key *transport_key;/* --batch: [pki] transport_key */
 	pthread_mutex_t db;           /* audit handle, allocation, stats */
 	pthread_mutex_t confirm;      /* one label scan at a time */
 	pthread_mutex_t usb;          /* listing vs opening and closing: libusb

@@ -9,11 +9,26 @@
  *                            committed now); otherwise unconfirmed, for
  *                            the officer
  * Nothing is ever reused: a voided serial stays used.
+ *
+ * Rows of key mode "batch" (docs/BATCHES.md) come in two kinds:
+ *   - with an order id: identities this station generated for a batch
+ *     (`batch generate`). They stay `issued` here by design (shipped,
+ *     stamped elsewhere): recovery leaves them alone entirely, in any
+ *     state, or it would revoke every identity already shipped.
+ *   - without an order id: identities taken here from an imported batch
+ *     (batch_take_next: allocated, key_ready and issued in one
+ *     transaction, so only `issued` is ever left). An `issued` one is
+ *     voided but NOT revoked: its certificate is the generator's sub-CA's,
+ *     which this station's CRL cannot list; it is reported (screen and
+ *     event batch.unused, bench_batch.c) for the issuing station's
+ *     officer to revoke there. `written` and `unconfirmed` ones are
+ *     recovered like any other device.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "station/bench_batch.h"
 #include "station/bench_recover.h"
 #include "station/bench_steps.h"
 
@@ -30,6 +45,8 @@ collect(void *ctx, const struct audit_device *d)
 	if (d->state != AUDIT_ALLOCATED && d->state != AUDIT_KEY_READY &&
 	    d->state != AUDIT_ISSUED && d->state != AUDIT_WRITTEN &&
 	    d->state != AUDIT_UNCONFIRMED)
+		return 0;
+	if (bench_batch_row(d) == 2)   /* generated here for a batch */
 		return 0;
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 8;
@@ -125,6 +142,31 @@ move(struct bench *b, const char *serial, enum audit_state to,
 	    NULL);
 }
 
+/* batch_issued(b, d, screen): an identity taken from an imported batch,
+ * never staged: voided, not revoked, and reported for its issuer. */
+static int
+batch_issued(struct bench *b, const struct audit_device *d,
+    struct run_screen *screen)
+{
+	static const char why[] = "recovery: taken from the batch but the "
+	    "stamp was never written";
+	char id[BATCH_ID_MAX + 1];
+
+	if (audit_begin(b->a) != 0)
+		return -1;
+	if (move(b, d->serial, AUDIT_VOIDED, why) != 0 ||
+	    bench_batch_unused(b->a, b->actor, d, why, id) != 0 ||
+	    audit_commit(b->a) != 0) {
+		audit_rollback(b->a);
+		return -1;
+	}
+	run_screen_note(screen, "recovered %s: batch %s identity taken but "
+	    "never stamped, now voided; its certificate %s was issued by the "
+	    "batch's station: report it there for revocation ('station batch "
+	    "revoke')", d->serial, id, d->cert_serial);
+	return 0;
+}
+
 /* one(b, fl, devs, n, d, screen): recover one device. 0 or -1. */
 static int
 one(struct bench *b, struct flasher *fl, const struct flasher_device *devs,
@@ -146,6 +188,8 @@ one(struct bench *b, struct flasher *fl, const struct flasher_device *devs,
 		    audit_state_name(d->state));
 		break;
 	case AUDIT_ISSUED:
+		if (bench_batch_row(d) == 1)
+			return batch_issued(b, d, screen);
 		rc = move(b, d->serial, AUDIT_VOIDED, "recovery: the certificate "
 		    "was issued but the stamp was never written");
 		if (rc == 0)

@@ -33,6 +33,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "station/batch.h"
 #include "station/bench_recover.h"
 #include "station/pki.h"
 #include "station/run.h"
@@ -57,9 +58,8 @@ on_signal(int sig)
 static void
 usage(FILE *out)
 {
-	fprintf(out, "Usage: station run [--home DIR] [--order ID] [--count N] "
-	    "[--operator ID]\n"
-	    "                  [--confirm-label] [--parallel N] [--idle-exit S] "
+	fprintf(out, "Usage: station run [--home DIR] [--order ID | --batch ID] "
+	    "[--count N]\n                  [--operator ID] [--confirm-label] [--parallel N] [--idle-exit S] "
 	    "[--times]\n                  [--pin-file FILE]\n"
 	    "\nStamps every stamp-profile device that arrives on the bench "
 	    "under the open\nproduction order: identity, key (the order's key "
@@ -68,6 +68,8 @@ usage(FILE *out)
 	    "ends the run cleanly.\n"
 	    "  --order ID        the order to stamp under (default: the only "
 	    "open one)\n"
+	    "  --batch ID        hand out the identities of imported batch ID "
+	    "instead\n                    (docs/BATCHES.md)\n"
 	    "  --count N         end after N devices passed\n"
 	    "  --operator ID     who is at the bench (recorded with each "
 	    "device)\n"
@@ -111,6 +113,7 @@ parse_args(int argc, char *argv[], struct run_opts *o)
 		{ "home", required_argument, NULL, 'H' },
 		{ "pin-file", required_argument, NULL, 'p' },
 		{ "order", required_argument, NULL, 'o' },
+		{ "batch", required_argument, NULL, 'b' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "operator", required_argument, NULL, 'u' },
 		{ "confirm-label", no_argument, NULL, 'c' },
@@ -129,6 +132,7 @@ parse_args(int argc, char *argv[], struct run_opts *o)
 		case 'H': o->home = optarg; break;
 		case 'p': o->pin_file = optarg; break;
 		case 'o': o->order = optarg; break;
+		case 'b': o->batch = optarg; break;
 		case 'u': o->operator = optarg; break;
 		case 'c': o->confirm = true; break;
 		case 't': o->times = true; break;
@@ -157,6 +161,16 @@ parse_args(int argc, char *argv[], struct run_opts *o)
 	}
 	if (optind != argc) {
 		station_err("run: unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (o->batch != NULL && o->order != NULL) {
+		station_err("run: --batch and --order exclude each other: a batch "
+		    "run stamps the batch's identities, not the order's");
+		return EXIT_USAGE;
+	}
+	if (o->batch != NULL && !batch_id_valid(o->batch)) {
+		station_err("run: --batch: '%s' is not a batch id ('station "
+		    "batch status' lists them)", o->batch);
 		return EXIT_USAGE;
 	}
 	if (o->operator != NULL && (strlen(o->operator) == 0 ||

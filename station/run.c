@@ -17,6 +17,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "station/bench_batch.h"
 #include "station/bench_recover.h"
 #include "station/bench_steps.h"
 #include "station/pki.h"
@@ -99,6 +100,14 @@ choose_order(const struct station_config *cfg, const struct run_opts *o,
 
 	if ((rc = station_audit_peek(cfg, &p.a)) != 0)
 		return rc == -2 ? EXIT_USAGE : EXIT_FAILED;
+	if (o->batch != NULL) {
+		char berr[BATCH_ERR_MAX];
+
+		if ((rc = bench_batch_terms(p.a, o->batch, terms, berr)) != 0)
+			station_err("run: %s", berr);
+		ret = rc == 0 ? -1 : EXIT_FAILED;
+		goto out;
+	}
 	if (o->order == NULL) {
 		if (audit_orders(p.a, pick_open, &p) < 0) {
 			station_err("%s", audit_error(p.a));
@@ -344,6 +353,32 @@ log_event(struct bench *b, const char *kind, const struct audit_field *f,
 	return 0;
 }
 
+/* batch_open(cfg, id, b, chain): a --batch run: the transport key, the
+ * issuing sub-CA as chain, the batch's count of used identities. */
+static int
+batch_open(const struct station_config *cfg, const char *id, struct bench *b,
+    uint8_t **chain)
+{
+	struct batch_status st;
+	char herr[HSM_ERR_MAX], berr[BATCH_ERR_MAX];
+
+	b->batch_id = id;
+	if (hsm_key_find(b->h, cfg->pki_transport_key, &b->transport_key,
+	    herr) != 0) {
+		station_err("run: transport key ([pki] transport_key): %s", herr);
+		return -1;
+	}
+	if (bench_batch_chain(cfg->home, id, chain, &b->chain_len) != 0)
+		return -1;
+	b->chain = *chain;
+	if (batch_status_get(b->a, id, &st, berr) != 0) {
+		station_err("run: %s", berr);
+		return -1;
+	}
+	b->allocated = st.used;
+	return 0;
+}
+
 /* opened(cfg, o, b, fl, interrupted): everything is open: recovery, the
  * loop, the closing event. Returns the exit code. */
 static int
@@ -355,6 +390,7 @@ opened(const struct station_config *cfg, const struct run_opts *o,
 	char pass[16], failn[16], rec[16];
 	const char *op = o->operator ? o->operator : "";
 	unsigned recovered;
+	size_t nf;
 	int ret = EXIT_FAILED;
 
 	if ((l.screen = run_screen_new(stdout, isatty(STDOUT_FILENO),
@@ -362,12 +398,16 @@ opened(const struct station_config *cfg, const struct run_opts *o,
 		station_err("out of memory");
 		return EXIT_FAILED;
 	}
-	f[0] = (struct audit_field){ "key_mode", b->terms.key_mode,
+	nf = 0;
+	if (b->batch_id != NULL)       /* details sorted by key */
+		f[nf++] = (struct audit_field){ "batch", b->batch_id,
+		    strlen(b->batch_id) };
+	f[nf++] = (struct audit_field){ "key_mode", b->terms.key_mode,
 	    strlen(b->terms.key_mode) };
-	f[1] = (struct audit_field){ "operator", op, strlen(op) };
-	f[2] = (struct audit_field){ "order_id", b->terms.order_id,
+	f[nf++] = (struct audit_field){ "operator", op, strlen(op) };
+	f[nf++] = (struct audit_field){ "order_id", b->terms.order_id,
 	    strlen(b->terms.order_id) };
-	if (log_event(b, "bench.started", f, 3) != 0)
+	if (log_event(b, "bench.started", f, nf) != 0)
 		goto out;
 	if (strcmp(b->terms.key_mode, "host") == 0)
 		run_screen_note(l.screen, "WARNING: HOST KEY MODE (development "
@@ -375,12 +415,22 @@ opened(const struct station_config *cfg, const struct run_opts *o,
 		    "memory. Never ship these devices.");
 	if (bench_recover(b, fl, l.screen, &recovered) != 0)
 		goto out;
-	run_screen_note(l.screen, "station %s ready: order %s (%s, key mode "
-	    "%s, %llu of %llu allocated)%s%s; plug devices in, Ctrl-C ends the "
-	    "run", cfg->station_id, b->terms.order_id, b->terms.product,
-	    b->terms.key_mode, (unsigned long long)b->allocated,
-	    (unsigned long long)b->terms.quantity, o->operator ?
-	    ", operator " : "", op);
+	if (b->batch_id != NULL)
+		run_screen_note(l.screen, "station %s ready: batch %s (order %s, "
+		    "%s, %llu of %llu identities used)%s%s; plug devices in, "
+		    "Ctrl-C ends the run", cfg->station_id, b->batch_id,
+		    b->terms.order_id, b->terms.product,
+		    (unsigned long long)b->allocated,
+		    (unsigned long long)b->terms.quantity, o->operator ?
+		    ", operator " : "", op);
+	else
+		run_screen_note(l.screen, "station %s ready: order %s (%s, key "
+		    "mode %s, %llu of %llu allocated)%s%s; plug devices in, "
+		    "Ctrl-C ends the run", cfg->station_id, b->terms.order_id,
+		    b->terms.product, b->terms.key_mode,
+		    (unsigned long long)b->allocated,
+		    (unsigned long long)b->terms.quantity, o->operator ?
+		    ", operator " : "", op);
 	bench_loop(&l, interrupted);
 	if (bench_release(b) != 0) {
 		station_err("%s: %s", cfg->audit_database, audit_error(b->a));
@@ -446,18 +496,23 @@ run_session(const struct station_config *cfg, const struct run_opts *o,
 	snprintf(actor, sizeof(actor), "operator:%s", o->operator);
 	b.actor = o->operator ? actor : sa->actor;
 	b.confirm_label = o->confirm;
-	if ((len = i2d_X509(hsm_ca_cert(b.ca), &chain)) <= 0) {
-		station_err("sub-CA certificate: cannot encode it");
-		goto out;
+	if (o->batch != NULL) {
+		if (batch_open(cfg, o->batch, &b, &chain) != 0)
+			goto out;
+	} else {
+		if ((len = i2d_X509(hsm_ca_cert(b.ca), &chain)) <= 0) {
+			station_err("sub-CA certificate: cannot encode it");
+			goto out;
+		}
+		b.chain = chain;
+		b.chain_len = (size_t)len;
+		if (order_state_get(b.a, NULL, NULL, b.terms.order_id,
+		    time(NULL), &st, oerr) != 0) {
+			station_err("run: %s", oerr);
+			goto out;
+		}
+		b.allocated = st.allocated;
 	}
-	b.chain = chain;
-	b.chain_len = (size_t)len;
-	if (order_state_get(b.a, NULL, NULL, b.terms.order_id, time(NULL), &st,
-	    oerr) != 0) {
-		station_err("run: %s", oerr);
-		goto out;
-	}
-	b.allocated = st.allocated;
 	if (flasher_open(&fl, ferr) != 0) {
 		station_err("USB: %s", ferr);
 		goto out;

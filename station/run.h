@@ -13,6 +13,7 @@
 
 struct run_opts {
 	const char *home, *pin_file, *order, *operator;
+	const char *batch;       /* --batch ID: an imported batch's identities */
 	uint64_t count;          /* 0: no limit */
 	unsigned parallel;       /* devices at once */
 	unsigned idle_exit;      /* seconds; 0: never */
