@@ -167,7 +167,7 @@ admit(struct bench *b, const struct flasher_info *info, struct bench_result *r)
 	int rc, ret = -1;
 
 	bench_db_lock(b, r, &t);
-	if (flasher_info_stamped(info)) {
+	if (!b->restamp && flasher_info_stamped(info)) {
 		refuse(b, r, "already stamped (stamp generation %u is active): "
 		    "set it aside for the officer; the bench never stamps a "
 		    "device twice", (unsigned)info->active_generation);

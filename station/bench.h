@@ -59,6 +59,9 @@ struct bench {
 	const uint8_t *app_key;       /* [stamp] app_public_key, SPKI DER */
 	size_t app_key_len;
 	bool confirm_label;           /* read a scanned claim ID per label */
+	bool restamp;                 /* `station restamp`: the device's old
+	                                 stamp is active (its identity was
+	                                 revoked as superseded first) */
 	pthread_mutex_t db;           /* audit handle, allocation, stats */
 	pthread_mutex_t confirm;      /* one label scan at a time */
 	pthread_mutex_t usb;          /* listing vs opening and closing: libusb

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# restamp.test.sh: `station restamp --device SERIAL` end to end through the
+# emulated stamp device (stampdev-emu on umockdev) and the demo token: a
+# device stamped by `station run` is re-stamped with a new identity; the old
+# certificate is revoked (superseded) and in the CRL, the new stamp has a
+# higher generation and verifies with `station inspect`, the export shows
+# both; the refusals (serial unknown, not done, not attached, no PIN, wrong
+# PIN, locked) with their exact messages; the audit log verifies.
+. "$(dirname "$0")/../lib/tap.sh"
+
+EMU=${EMU:-$TOP/${BUILD:-build}/stampdev-emu}
+H="$TMP/home"
+ST="$TMP/state"
+DB="$H/station.db"
+q() { sqlite3 "$DB" "$1"; }
+emu() { timeout 120 "$EMU" --state "${EST:-$ST}" --trust "$H/pki/stamp.pem" --keygen-ms 10 "$@"; }
+srun() { run emu "$@"; }
+slot() {  # slot N OUT: the image part of slot N (0 = A, 1 = B) of device 1
+	dd if="$ST/dev-1/stamp.part" bs=8192 skip="$1" count=1 2>/dev/null | head -c 8176 > "$2"
+}
+
+"$STATION" pki demo --home "$H" >/dev/null || { not_ok "pki demo"; finish; exit 1; }
+"$STATION" init --home "$H" >/dev/null || not_ok "init"
+[ -f "$H/orders/demo-device.order" ] || "$STATION" order demo --home "$H" >/dev/null
+"$STATION" order import --home "$H" "$H/orders/demo-device.order" >/dev/null || not_ok "import device order"
+
+# --- first stamp on the bench
+srun --devices 1 -- "$STATION" run --home "$H" --count 1
+is "$RC" 0 "station run stamps the device"
+hw=$(cat "$ST/dev-1/serial")
+old=$(q "SELECT serial FROM devices WHERE hardware_id = '$hw'")
+old_cert=$(q "SELECT cert_serial FROM devices WHERE serial = '$old'")
+
+# --- refusals before the PIN
+run "$STATION" restamp --home "$H"
+is "$RC" 2 "no --device exits 2"
+err_is "station: restamp: expected --device SERIAL; see 'station restamp --help'" "no --device message"
+srun --devices 1 -- "$STATION" restamp --home "$H" --device SN-NOPE
+is "$RC" 1 "unknown serial exits 1"
+err_is "station: restamp: no device with serial SN-NOPE" "unknown serial message"
+EST="$TMP/other" srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 1 "device not attached exits 1"
+err_is "station: restamp: device $old (hardware id $hw) is not attached: plug it in and run again" "not attached message"
+
+# --- the PIN: none (no PIN file, no terminal), a wrong one; nothing recorded
+n=$(q "SELECT count(*) FROM events")
+cp "$H/station.conf" "$TMP/conf.orig"
+sed -i '/^pin_file = /d' "$H/station.conf"
+srun --devices 1 -- setsid -w "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 1 "no PIN exits 1"
+err_is "station: no terminal to ask for the PIN of 'pkcs11:token=station-demo' (development: --pin-file FILE or [hsm] pin_file)" "no PIN message"
+cp "$TMP/conf.orig" "$H/station.conf"
+printf '000000\n' > "$TMP/wrong.pin"; chmod 600 "$TMP/wrong.pin"
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old" --pin-file "$TMP/wrong.pin"
+is "$RC" 1 "wrong PIN exits 1"
+err_is "station: token 'station-demo': wrong PIN (not retried: each wrong PIN uses up one of the token's retries)" "wrong PIN message"
+is "$(q "SELECT count(*) FROM events")" "$n" "no PIN, wrong PIN: nothing recorded"
+is "$(q "SELECT state FROM devices WHERE serial = '$old'")" done "the device is still done"
+
+# --- locked: refused, nothing recorded
+touch "$ST/dev-1/lock"
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 1 "locked device exits 1"
+err_is "station: restamp: device $old is locked: a locked device refuses a new stamp and cannot be re-stamped; its certificate stays valid (revoke it with 'station revoke' if it must not be used)" "locked message"
+is "$(q "SELECT count(*) FROM events")" "$n" "locked: nothing recorded"
+rm -f "$ST/dev-1/lock"
+
+# --- re-stamp: new identity, old certificate superseded
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 0 "restamp exits 0"
+new=$(q "SELECT serial FROM devices WHERE hardware_id = '$hw' AND state = 'done'")
+contains "$OUT" "re-stamped device $old: new serial $new" "restamp message"
+[ -n "$new" ] && [ "$new" != "$old" ] && ok "a new serial ($old -> $new)" || not_ok "a new serial ($old -> $new)"
+is "$(q "SELECT state || '|' || reason FROM devices WHERE serial = '$old'")" "revoked|superseded: re-stamped" "the old identity is revoked, superseded"
+new_cert=$(q "SELECT cert_serial FROM devices WHERE serial = '$new'")
+[ -n "$new_cert" ] && [ "$new_cert" != "$old_cert" ] && ok "a new certificate serial" || not_ok "a new certificate serial"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'restamp.superseded' AND subject = '$old'")" 1 "restamp.superseded links old and new"
+is "$(q "SELECT actor FROM events WHERE kind = 'device.revoked'")" "officer:$(id -un)" "the officer is the actor"
+is "$(q "SELECT count(*) FROM deny_list")" 0 "a re-stamp denies nothing"
+gen=""
+for k in 0 1; do
+	slot $k "$TMP/s$k.img"
+	o=$("$STATION" inspect "$TMP/s$k.img" --trust "$H/pki/stamp.pem" --hardware-id "$hw" --device-key "$ST/dev-1/transport.key" 2>/dev/null) || continue
+	case "$o" in *"\"$new\""*) gen=$(echo "$o" | sed -n 's/.*valid stamp, format [0-9.]*, generation \([0-9]*\),.*/\1/p' | head -1) ;; esac
+done
+is "$gen" 2 "the new stamp verifies with station inspect, carries $new, generation 2"
+
+# --- the CRL carries the old certificate, reason superseded
+run "$STATION" crl --home "$H" -o "$TMP/crl.pem"
+is "$RC" 0 "crl exits 0"
+crl=$(openssl crl -in "$TMP/crl.pem" -noout -text)
+contains "$crl" "Serial Number: $(echo "$old_cert" | tr a-f A-F)" "the old certificate is in the CRL"
+contains "$crl" "Superseded" "its reason is superseded"
+case "$crl" in *"$(echo "$new_cert" | tr a-f A-F)"*) not_ok "the new certificate is not in the CRL" ;; *) ok "the new certificate is not in the CRL" ;; esac
+
+# --- the export shows both identities
+run "$STATION" export --home "$H" --format jsonl -o "$TMP/x"
+is "$RC" 0 "export exits 0"
+all=$(cat "$TMP"/x/*.jsonl)
+contains "$all" "\"$new\"" "the export has the new identity"
+contains "$all" "\"$old\"" "the export has the old identity"
+
+# --- not done any more: the old serial is refused
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 1 "re-stamping a revoked identity exits 1"
+err_is "station: restamp: device $old is revoked: only a device in state done can be re-stamped" "revoked identity message"
+
+run "$STATION" audit verify --home "$H"
+is "$RC" 0 "the audit log verifies"
+finish
