@@ -4,14 +4,23 @@
  * generation with a new certificate, the old certificate revoked as
  * superseded.
  *
- * Identity policy: the device gets a new identity (a new serial and claim
- * ID under the order it was first stamped under). Serials, claim IDs and
- * certificate serials are never reused and a device row keeps one
- * certificate, so the old row is revoked (done -> revoked, reason
- * "superseded: re-stamped", its own transaction) and a new row is
- * allocated for the same hardware id; the audit log links them by the
- * event restamp.superseded. Keeping the same serial is not offered (see
- * docs/OFFICER.md).
+ * Identity policy ([restamp] identity, or --new-identity/--same-identity).
+ * Serials, claim IDs and certificate serials are never reused:
+ *   new   the old row is revoked (done -> revoked, reason "superseded:
+ *         re-stamped", its own transaction) and a new row (new serial and
+ *         claim ID, under the order the device was first stamped under)
+ *         is allocated for the same hardware id; event restamp.superseded
+ *         links them.
+ *   same  the row keeps its serial and claim ID and goes done -> key_ready
+ *         -> issued -> written -> done with a new certificate (a new
+ *         certificate serial, as always). The old certificate is first
+ *         recorded by the event cert.superseded (its DER, serial and
+ *         reason), which `station crl` lists.
+ *
+ * A new-identity re-stamp that fails on the bench leaves the old identity
+ * revoked and the new one failed; the device still carries its old stamp.
+ * `station restamp --device OLD` may then be run again (nothing live holds
+ * the hardware id), without a second revocation.
  *
  * Before the PIN: the device is known and done, its order still open, it
  * is attached (found by its hardware id, the USB serial), its info record
@@ -42,11 +51,14 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "Usage: station restamp [--home DIR] --device SERIAL "
-	    "[--pin-file FILE]\n"
+	    "[--new-identity | --same-identity] [--pin-file FILE]\n"
 	    "\nRe-stamps the attached device that holds SERIAL (security "
 	    "officer: asks for\nthe HSM PIN): its certificate is revoked "
-	    "(superseded) and the device gets a\nnew identity, certificate "
-	    "and stamp generation under its order.\n"
+	    "(superseded) and the device gets a\nnew certificate and stamp "
+	    "generation; with a new serial and claim ID under\nits order, or "
+	    "keeping them ([restamp] identity = new | same, default new).\n"
+	    "  --new-identity   a new serial and claim ID\n"
+	    "  --same-identity  keep the serial and claim ID\n"
 	    "  --pin-file FILE  read the PIN from FILE (mode 0600; development "
 	    "only)\n"
 	    "Exit codes: 0 re-stamped, 1 refused or failed, 2 usage or "
@@ -61,24 +73,53 @@ no_step(void *arg, const char *port, const char *step)
 	(void)step;
 }
 
-/* known(cfg, serial, d, terms): the device exists and is done; its
- * order is open. 0, or an exit code. */
+/* retry(a, d, retrying): a new-identity re-stamp that failed on the
+ * bench after the old identity was revoked: no live device holds the
+ * hardware id, so it may be tried again. 0 (*${retrying}), or -1
+ * (reported). */
 static int
-known(const struct station_config *cfg, const char *serial,
-    struct audit_device *d, struct order *terms)
+retry(struct audit *a, const struct audit_device *d, bool *retrying)
+{
+	struct audit_device *live = malloc(sizeof(*live));
+	int rc = -1;
+
+	if (live == NULL)
+		station_err("out of memory");
+	else if ((rc = audit_device_by_hardware(a, d->hardware_id, live)) < 0)
+		station_err("%s", audit_error(a));
+	else if (rc == 0)
+		station_err("restamp: device %s was re-stamped as %s (state %s): "
+		    "re-stamp %s instead", d->serial, live->serial,
+		    audit_state_name(live->state), live->serial);
+	free(live);
+	*retrying = rc == 1;
+	return rc == 1 ? 0 : -1;
+}
+
+/* known(cfg, serial, same, d, terms, retrying): the device exists and is
+ * done (or its new-identity re-stamp failed: *${retrying}); its order is
+ * known, and open for a new identity. 0, or an exit code. */
+static int
+known(const struct station_config *cfg, const char *serial, bool same,
+    struct audit_device *d, struct order *terms, bool *retrying)
 {
 	struct order_state st;
 	struct audit *a;
 	char err[ORDER_ERR_MAX];
 	int rc, ret = EXIT_FAILED;
 
+	*retrying = false;
 	if ((rc = station_audit_peek(cfg, &a)) != 0)
 		return rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 	if ((rc = audit_device_get(a, serial, d)) < 0)
 		station_err("%s: %s", cfg->audit_database, audit_error(a));
 	else if (rc == 1)
 		station_err("restamp: no device with serial %s", serial);
-	else if (d->state != AUDIT_DONE)
+	else if (!same && d->state == AUDIT_REVOKED &&
+	    strcmp(d->reason, RESTAMP_REASON) == 0 && d->hardware_id[0] &&
+	    retry(a, d, retrying) != 0)
+		;
+	else if (d->state != AUDIT_DONE && !*retrying)
 		station_err("restamp: device %s is %s: only a device in state "
 		    "done can be re-stamped", serial, audit_state_name(d->state));
 	else if (d->hardware_id[0] == '\0' || d->order_id[0] == '\0')
@@ -87,7 +128,7 @@ known(const struct station_config *cfg, const char *serial,
 	else if (order_state_get(a, NULL, NULL, d->order_id, time(NULL), &st,
 	    err) != 0)
 		station_err("restamp: %s", err);
-	else if (strcmp(st.state, "open") != 0)
+	else if (!same && strcmp(st.state, "open") != 0)
 		station_err("restamp: order %s of device %s is %s: the new "
 		    "identity is allocated under it; ask the brand owner for "
 		    "more", d->order_id, serial, st.state);
@@ -151,15 +192,29 @@ out:
 	return ret;
 }
 
-/* supersede(sa, d): the old identity revoked, in one transaction. */
+/* supersede(sa, d, same): the old identity revoked (new), or the old
+ * certificate recorded as superseded (same); one transaction. */
 static int
-supersede(struct station_audit *sa, const struct audit_device *d)
+supersede(struct station_audit *sa, const struct audit_device *d, bool same)
 {
 	struct audit_change ch = { .to = AUDIT_REVOKED,
 	    .reason = RESTAMP_REASON };
+	struct audit_field f[3];
+	int rc;
 
-	if (audit_device_transition(sa->a, d->serial, &ch, sa->actor, NULL, 0,
-	    NULL) != 0) {
+	f[0] = (struct audit_field){ "old_cert_der", d->cert_der,
+	    d->cert_der_len };
+	f[1] = (struct audit_field){ "old_cert_serial", d->cert_serial,
+	    strlen(d->cert_serial) };
+	f[2] = (struct audit_field){ "revocation_reason", RESTAMP_REASON,
+	    strlen(RESTAMP_REASON) };
+	if (same)
+		rc = audit_append(sa->a, sa->actor, "cert.superseded", d->serial,
+		    f, 3, NULL);
+	else
+		rc = audit_device_transition(sa->a, d->serial, &ch, sa->actor,
+		    NULL, 0, NULL);
+	if (rc != 0) {
 		station_err("restamp: device %s: %s", d->serial,
 		    audit_error(sa->a));
 		return -1;
@@ -191,11 +246,13 @@ stamp(const struct station_config *cfg, struct station_audit *sa,
 	pthread_mutex_init(&b->confirm, NULL);
 	pthread_mutex_init(&b->usb, NULL);
 	bench_device(b, fl, dev, no_step, NULL, r);
-	if (r->serial[0] != '\0') {
+	if (b->keep != NULL)
+		ret = r->pass ? 0 : -1;
+	else if (r->serial[0] != '\0') {
 		f[0] = (struct audit_field){ "new_serial", r->serial,
 		    strlen(r->serial) };
 		f[1] = (struct audit_field){ "result", r->pass ? "pass" : "fail",
-		    r->pass ? 4 : 4 };
+		    4 };
 		if (audit_append(sa->a, sa->actor, "restamp.superseded",
 		    d->serial, f, 2, NULL) != 0)
 			station_err("%s: %s", cfg->audit_database,
@@ -221,6 +278,8 @@ restamp_main(int argc, char *argv[])
 		{ "home", required_argument, NULL, 'H' },
 		{ "pin-file", required_argument, NULL, 'p' },
 		{ "device", required_argument, NULL, 'd' },
+		{ "new-identity", no_argument, NULL, 'n' },
+		{ "same-identity", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -232,6 +291,8 @@ restamp_main(int argc, char *argv[])
 	struct flasher *fl = NULL;
 	struct flasher_device dev;
 	const char *home_opt = NULL, *pin_file = NULL, *serial = NULL, *home;
+	const char *policy = NULL;
+	bool same, retrying;
 	char err[CONFIG_ERR_MAX], ferr[FLASHER_ERR_MAX];
 	char network[AIRGAP_ERR_MAX];
 	bool ok = false;
@@ -242,6 +303,8 @@ restamp_main(int argc, char *argv[])
 		case 'H': home_opt = optarg; break;
 		case 'p': pin_file = optarg; break;
 		case 'd': serial = optarg; break;
+		case 'n': policy = "new"; break;
+		case 's': policy = "same"; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -258,13 +321,21 @@ restamp_main(int argc, char *argv[])
 		return EXIT_USAGE;
 	}
 	b.cfg = &cfg;
+	if (policy == NULL)
+		policy = cfg.restamp_identity;
+	if (strcmp(policy, "new") != 0 && strcmp(policy, "same") != 0) {
+		station_err("%s/station.conf: [restamp] identity: expected new "
+		    "or same, got '%s'", home, policy);
+		return EXIT_USAGE;
+	}
+	same = strcmp(policy, "same") == 0;
 	if ((d = malloc(sizeof(*d))) == NULL ||
 	    (r = calloc(1, sizeof(*r))) == NULL) {
 		station_err("out of memory");
 		ret = EXIT_FAILED;
 		goto cleanup;
 	}
-	if ((ret = known(&cfg, serial, d, &b.terms)) != 0)
+	if ((ret = known(&cfg, serial, same, d, &b.terms, &retrying)) != 0)
 		goto cleanup;
 	ret = EXIT_FAILED;
 	if (flasher_open(&fl, ferr) != 0) {
@@ -289,8 +360,9 @@ restamp_main(int argc, char *argv[])
 		ret = rc == -2 ? EXIT_USAGE : EXIT_FAILED;
 		goto cleanup;
 	}
-	if (supersede(sa, d) != 0)
+	if (!retrying && supersede(sa, d, same) != 0)
 		goto cleanup;
+	b.keep = same ? d : NULL;
 	ok = stamp(&cfg, sa, &b, fl, d, &dev, r) == 0;
 cleanup:
 	if (station_audit_close(sa, ok) != 0)
@@ -299,9 +371,14 @@ cleanup:
 	hsm_ca_free(b.ca);
 	hsm_close(b.h);
 	if (ok) {
-		printf("re-stamped device %s: new serial %s\nrevoked: the old "
-		    "certificate of %s (superseded)\nnext: publish a new CRL "
-		    "with 'station crl -o FILE'\n", serial, r->serial, serial);
+		if (same)
+			printf("re-stamped device %s: same serial and claim ID, new "
+			    "certificate\n", serial);
+		else
+			printf("re-stamped device %s: new serial %s\n", serial,
+			    r->serial);
+		printf("revoked: the old certificate of %s (superseded)\nnext: "
+		    "publish a new CRL with 'station crl -o FILE'\n", serial);
 		ret = EXIT_OK;
 	}
 	free(d);

@@ -65,6 +65,14 @@ err_is "station: restamp: device $old is locked: a locked device refuses a new s
 is "$(q "SELECT count(*) FROM events")" "$n" "locked: nothing recorded"
 rm -f "$ST/dev-1/lock"
 
+# --- a re-stamp that fails on the bench (a forged key request): the old
+# identity is revoked, the new one failed; it may be run again
+srun --devices 1 --fault csr-other-key@1 -- "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 1 "a re-stamp that fails on the bench exits 1"
+contains "$ERR" "station: restamp: device $old: the device's key request was refused" "bench failure message"
+is "$(q "SELECT state FROM devices WHERE serial = '$old'")" revoked "after the failure: the old identity is revoked"
+is "$(q "SELECT count(*) FROM devices WHERE hardware_id = '$hw' AND state = 'failed'")" 1 "after the failure: the new identity failed"
+
 # --- re-stamp: new identity, old certificate superseded
 srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
 is "$RC" 0 "restamp exits 0"
@@ -74,8 +82,9 @@ contains "$OUT" "re-stamped device $old: new serial $new" "restamp message"
 is "$(q "SELECT state || '|' || reason FROM devices WHERE serial = '$old'")" "revoked|superseded: re-stamped" "the old identity is revoked, superseded"
 new_cert=$(q "SELECT cert_serial FROM devices WHERE serial = '$new'")
 [ -n "$new_cert" ] && [ "$new_cert" != "$old_cert" ] && ok "a new certificate serial" || not_ok "a new certificate serial"
-is "$(q "SELECT count(*) FROM events WHERE kind = 'restamp.superseded' AND subject = '$old'")" 1 "restamp.superseded links old and new"
-is "$(q "SELECT actor FROM events WHERE kind = 'device.revoked'")" "officer:$(id -un)" "the officer is the actor"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'restamp.superseded' AND subject = '$old'")" 2 "restamp.superseded links old and new (failed, then passed)"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'device.revoked' AND subject = '$old'")" 1 "the old identity revoked once"
+is "$(q "SELECT DISTINCT actor FROM events WHERE kind = 'device.revoked'")" "officer:$(id -un)" "the officer is the actor"
 is "$(q "SELECT count(*) FROM deny_list")" 0 "a re-stamp denies nothing"
 gen=""
 for k in 0 1; do
@@ -100,11 +109,48 @@ all=$(cat "$TMP"/x/*.jsonl)
 contains "$all" "\"$new\"" "the export has the new identity"
 contains "$all" "\"$old\"" "the export has the old identity"
 
-# --- not done any more: the old serial is refused
+# --- the old serial again: it points to the new one; a failed one is refused
 srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
-is "$RC" 1 "re-stamping a revoked identity exits 1"
-err_is "station: restamp: device $old is revoked: only a device in state done can be re-stamped" "revoked identity message"
+is "$RC" 1 "re-stamping a superseded identity exits 1"
+err_is "station: restamp: device $old was re-stamped as $new (state done): re-stamp $new instead" "superseded identity message"
+failed=$(q "SELECT serial FROM devices WHERE hardware_id = '$hw' AND state = 'failed'")
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$failed"
+is "$RC" 1 "re-stamping a failed identity exits 1"
+err_is "station: restamp: device $failed is failed: only a device in state done can be re-stamped" "failed identity message"
 
+# --- same identity ([restamp] identity = same): serial and claim ID kept
+printf '\n[restamp]\nidentity = old\n' >> "$H/station.conf"
+run "$STATION" restamp --home "$H" --device "$new"
+is "$RC" 2 "a bad [restamp] identity exits 2"
+err_is "station: $H/station.conf: [restamp] identity: expected new or same, got 'old'" "bad [restamp] identity message"
+sed -i 's/^identity = old/identity = same/' "$H/station.conf"
+claim=$(q "SELECT claim_id FROM devices WHERE serial = '$new'")
+rows=$(q "SELECT count(*) FROM devices")
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$new"
+is "$RC" 0 "same identity: restamp exits 0"
+contains "$OUT" "re-stamped device $new: same serial and claim ID, new certificate" "same identity message"
+is "$(q "SELECT count(*) FROM devices")" "$rows" "same identity: no new device row"
+is "$(q "SELECT state || '|' || claim_id FROM devices WHERE serial = '$new'")" "done|$claim" "same identity: done, same claim ID"
+same_cert=$(q "SELECT cert_serial FROM devices WHERE serial = '$new'")
+[ -n "$same_cert" ] && [ "$same_cert" != "$new_cert" ] && ok "same identity: a new certificate serial" || not_ok "same identity: a new certificate serial"
+is "$(q "SELECT count(*) FROM cert_serials WHERE serial = '$new'")" 2 "both certificate serials stay recorded"
+is "$(q "SELECT count(*) FROM events WHERE kind = 'cert.superseded' AND subject = '$new'")" 1 "cert.superseded recorded"
+gen=""
+for k in 0 1; do
+	slot $k "$TMP/s$k.img"
+	o=$("$STATION" inspect "$TMP/s$k.img" --trust "$H/pki/stamp.pem" --hardware-id "$hw" --device-key "$ST/dev-1/transport.key" 2>/dev/null) || continue
+	case "$o" in *"\"$new\""*) g=$(echo "$o" | sed -n 's/.*valid stamp, format [0-9.]*, generation \([0-9]*\),.*/\1/p' | head -1); [ "${g:-0}" -gt "${gen:-0}" ] && gen=$g ;; esac
+done
+is "$gen" 3 "same identity: the new stamp verifies, carries $new, generation 3"
+run "$STATION" crl --home "$H" -o "$TMP/crl2.pem"
+is "$RC" 0 "crl after the same-identity re-stamp exits 0"
+contains "$OUT" "2 revoked certificates" "two entries: both superseded certificates"
+crl=$(openssl crl -in "$TMP/crl2.pem" -noout -text)
+contains "$crl" "Serial Number: $(echo "$new_cert" | tr a-f A-F)" "the superseded certificate of the same identity is in the CRL"
+case "$crl" in *"$(echo "$same_cert" | tr a-f A-F)"*) not_ok "the current certificate is not in the CRL" ;; *) ok "the current certificate is not in the CRL" ;; esac
+run "$STATION" export --home "$H" --format jsonl -o "$TMP/x2"
+is "$RC" 0 "export after the same-identity re-stamp exits 0"
+contains "$(cat "$TMP"/x2/*.jsonl)" "\"$new\"" "the export shows the device"
 run "$STATION" audit verify --home "$H"
 is "$RC" 0 "the audit log verifies"
 finish
