@@ -22,7 +22,8 @@
  * `station restamp --device OLD` may then be run again (nothing live holds
  * the hardware id), without a second revocation.
  *
- * Before the PIN: the device is known and done, its order still open, it
+ * Before the PIN: the device is known and done, its order still open, not
+ * denied (hardware id; with the same identity its serial and claim ID), it
  * is attached (found by its hardware id, the USB serial), its info record
  * names the same hardware id and it is not locked (a locked device
  * refuses a new stamp). Then the PIN, the revocation, and the bench
@@ -39,6 +40,7 @@
 
 #include "station/airgap.h"
 #include "station/bench_steps.h"
+#include "station/deny.h"
 #include "station/pki.h"
 #include "station/station.h"
 #include "station/station_audit.h"
@@ -105,7 +107,7 @@ known(const struct station_config *cfg, const char *serial, bool same,
 {
 	struct order_state st;
 	struct audit *a;
-	char err[ORDER_ERR_MAX];
+	char err[ORDER_ERR_MAX], msg[DENY_MSG_MAX];
 	int rc, ret = EXIT_FAILED;
 
 	*retrying = false;
@@ -132,6 +134,10 @@ known(const struct station_config *cfg, const char *serial, bool same,
 		station_err("restamp: order %s of device %s is %s: the new "
 		    "identity is allocated under it; ask the brand owner for "
 		    "more", d->order_id, serial, st.state);
+	else if ((rc = deny_check(a, d->hardware_id, same ? d->serial : NULL,
+	    same ? d->claim_id : NULL, msg)) != 0)
+		station_err("restamp: device %s: %s%s", serial, rc > 0 ?
+		    "denied: " : "", msg);
 	else {
 		*terms = st.terms;
 		ret = 0;
@@ -222,8 +228,9 @@ supersede(struct station_audit *sa, const struct audit_device *d, bool same)
 	return 0;
 }
 
-/* stamp(cfg, sa, h, ca, fl, d, dev, terms, r): the bench pipeline on the
- * device; the link from old to new serial recorded. 0 or -1. */
+/* stamp(cfg, sa, b, fl, d, dev, r): the bench pipeline on device ${dev}
+ * (formerly ${d}); for a new identity the link from old to new serial
+ * recorded. 0 or -1 (reported). */
 static int
 stamp(const struct station_config *cfg, struct station_audit *sa,
     struct bench *b, struct flasher *fl, const struct audit_device *d,

@@ -57,6 +57,16 @@ err_is "station: token 'station-demo': wrong PIN (not retried: each wrong PIN us
 is "$(q "SELECT count(*) FROM events")" "$n" "no PIN, wrong PIN: nothing recorded"
 is "$(q "SELECT state FROM devices WHERE serial = '$old'")" done "the device is still done"
 
+# --- denied: refused before the PIN
+"$STATION" deny add --home "$H" hardware-id "$hw" --reason "held for inspection" >/dev/null || not_ok "deny add"
+n=$(q "SELECT count(*) FROM events")
+srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
+is "$RC" 1 "denied device exits 1"
+contains "$ERR" "station: restamp: device $old: denied: " "denied message"
+is "$(q "SELECT count(*) FROM events")" "$n" "denied: nothing recorded"
+"$STATION" deny remove --home "$H" hardware-id "$hw" --reason "inspected" >/dev/null || not_ok "deny remove"
+n=$(q "SELECT count(*) FROM events")
+
 # --- locked: refused, nothing recorded
 touch "$ST/dev-1/lock"
 srun --devices 1 -- "$STATION" restamp --home "$H" --device "$old"
