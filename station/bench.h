@@ -64,6 +64,12 @@ struct bench {
 	const char *batch_id;         /* --batch: identities of this imported
 	                                 batch (bench_batch.c); NULL: the order */
 	struct hsm_key *transport_key;/* --batch: [pki] transport_key */
+	bool restamp;                 /* `station restamp`: the device's old
+	                                 stamp is active (its identity was
+	                                 revoked as superseded first) */
+	const struct audit_device *keep; /* restamp, same identity: this
+	                                 device's serial and claim ID, no
+	                                 allocation */
 	pthread_mutex_t db;           /* audit handle, allocation, stats */
 	pthread_mutex_t confirm;      /* one label scan at a time */
 	pthread_mutex_t usb;          /* listing vs opening and closing: libusb

@@ -5,7 +5,9 @@
  * Every device in state revoked whose certificate this sub-CA issued is
  * listed with its certificate serial, the time of its revocation (the
  * device's last change: revoked is final) and the reasonCode its reason
- * names (revoke.h). Certificates of an earlier sub-CA are counted and
+ * names (revoke.h); so is every certificate a same-identity re-stamp
+ * replaced (event cert.superseded, its time; cmd_restamp.c), each
+ * certificate once. Certificates of an earlier sub-CA are counted and
  * left out: a CRL speaks for its issuer only.
  *
  * The CRL number is one more than the highest of the earlier crl.issued
@@ -63,19 +65,22 @@ usage(FILE *out)
 	    "Exit codes: 0 written, 1 failed, 2 usage or configuration.\n");
 }
 
+/* add_cert(c, who, der, len, when, reason): one revoked certificate of
+ * device ${who}, unless another sub-CA issued it or it is listed
+ * already. 0, or 1 to stop (c->failed). */
 static int
-collect_one(void *ctx, const struct audit_device *d)
+add_cert(struct collect *c, const char *who, const uint8_t *der, size_t der_len,
+    time_t when, const char *reason)
 {
-	struct collect *c = ctx;
-	const unsigned char *p = d->cert_der;
-	X509 *x = d2i_X509(NULL, &p, (long)d->cert_der_len);
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)der_len);
 	BIGNUM *bn = NULL;
 	struct entry *e;
 	int len;
 
 	if (x == NULL) {
 		station_err("crl: device %s: its certificate does not decode",
-		    d->serial);
+		    who);
 		c->failed = 1;
 		return 1;
 	}
@@ -102,19 +107,62 @@ collect_one(void *ctx, const struct audit_device *d)
 	    (len = BN_num_bytes(bn)) < 1 || len > 20 ||
 	    BN_bn2bin(bn, e->serial) != len) {
 		station_err("crl: device %s: certificate serial out of range",
-		    d->serial);
+		    who);
 		c->failed = 1;
 		BN_free(bn);
 		X509_free(x);
 		return 1;
 	}
-	e->r.serial_len = (size_t)len;
-	e->r.when = (time_t)(d->updated_us / 1000000);
-	e->r.reason = revoke_reason_code(d->reason, false);
-	c->n++;
 	BN_free(bn);
 	X509_free(x);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->e[i].r.serial_len == (size_t)len &&
+		    memcmp(c->e[i].serial, e->serial, (size_t)len) == 0)
+			return 0;
+	e->r.serial_len = (size_t)len;
+	e->r.when = when;
+	e->r.reason = revoke_reason_code(reason, false);
+	c->n++;
 	return 0;
+}
+
+static int
+collect_one(void *ctx, const struct audit_device *d)
+{
+	return add_cert(ctx, d->serial, d->cert_der, d->cert_der_len,
+	    (time_t)(d->updated_us / 1000000), d->reason);
+}
+
+/* collect_superseded(ctx, e): a certificate a same-identity re-stamp
+ * replaced (event cert.superseded, station restamp). */
+static int
+collect_superseded(void *ctx, const struct audit_event *e)
+{
+	struct audit_detail d[AUDIT_FIELDS_MAX];
+	struct collect *c = ctx;
+	const uint8_t *der = NULL;
+	char reason[AUDIT_REASON_MAX + 1] = "superseded";
+	size_t n, der_len = 0;
+
+	if (audit_details_parse(e->details, e->details_len, d, AUDIT_FIELDS_MAX,
+	    &n) != 0) {
+		station_err("crl: event %llu does not parse; run 'station audit "
+		    "verify'", (unsigned long long)e->seq);
+		c->failed = 1;
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(d[i].key, "old_cert_der") == 0) {
+			der = d[i].value;
+			der_len = d[i].len;
+		} else if (strcmp(d[i].key, "revocation_reason") == 0 &&
+		    d[i].len < sizeof(reason)) {
+			memcpy(reason, d[i].value, d[i].len);
+			reason[d[i].len] = '\0';
+		}
+	}
+	return add_cert(c, e->subject, der, der_len,
+	    (time_t)(e->time_us / 1000000), reason);
 }
 
 /* last_number(ctx, e): the highest crl_number of crl.issued events. */
@@ -148,6 +196,8 @@ make_crl(const struct station_config *cfg, struct station_audit *sa,
     struct collect *c)
 {
 	static const struct audit_filter crl_events = { .kind = "crl.issued" };
+	static const struct audit_filter superseded = {
+		.kind = "cert.superseded" };
 	struct audit_field f[5];
 	X509_CRL *crl = NULL;
 	struct hsm_revoked *list = NULL;
@@ -158,7 +208,8 @@ make_crl(const struct station_config *cfg, struct station_audit *sa,
 
 	c->ca = hsm_ca_cert(ca);
 	if (audit_devices(sa->a, AUDIT_REVOKED, collect_one, c) != 0 ||
-	    c->failed) {
+	    c->failed || audit_events(sa->a, &superseded, collect_superseded,
+	    c) != 0 || c->failed) {
 		if (!c->failed)
 			station_err("%s: %s", cfg->audit_database,
 			    audit_error(sa->a));

@@ -92,6 +92,7 @@ struct station_config {
 	char stamp_hardware_revision[33]; /* HARDWARE_REVISION; "none": left out */
 	bool stamp_pop_secret;            /* add a POP_SECRET to each stamp */
 	bool stamp_lock;                  /* lock each device after commit */
+	char restamp_identity[8];         /* "new" or "same" (station restamp) */
 	char stamp_app_public_key[PATH_MAX]; /* "" or a PEM public key file */
 
 	/* [identity] and [label]: serials, claim IDs, labels (identity.h,

@@ -95,6 +95,9 @@ const struct key config_keys[] = {
 	{ "stamp", "app_public_key", KEY_PATH, FIELD(stamp_app_public_key), "",
 	    0, 0 },
 
+	{ "restamp", "identity", KEY_TEXT, FIELD(restamp_identity), "new", 0,
+	    0 },
+
 	{ "identity", "serial_template", KEY_TEXT,
 	    FIELD(identity_serial_template), "{product}-{station}-{n:08}", 0, 0 },
 	{ "identity", "claim_length", KEY_UINT, FIELD(identity_claim_length),
