@@ -17,6 +17,9 @@
 # driver waits until the device is in the target phase, then kills at a
 # random moment in it; some kills are at a fully random moment instead.
 #
+# Right after every kill, before any restart: a device whose commit marker
+# is programmed has a `written` (or `done`) record (any other state is
+# reported as an unexpected phase and fails).
 # After every kill the station is started again without the delays on the
 # same device: its recovery runs and the device gets stamped. Checked:
 # `station audit verify`; no serial, claim ID or certificate serial twice;
@@ -62,7 +65,8 @@ phase_of() {
 	case "$st" in
 	'') echo before ;;
 	allocated|key_ready) echo allocated ;;
-	issued) if [ "${first:-FF}" = FF ]; then echo issued; else echo dfu; fi ;;
+	issued) if [ -n "$marker" ]; then echo active-but-issued
+		elif [ "${first:-FF}" = FF ]; then echo issued; else echo dfu; fi ;;
 	written) if [ -z "$marker" ]; then echo written; else echo committed; fi ;;
 	*) echo "$st" ;;
 	esac
@@ -98,6 +102,10 @@ crash_one() {
 	wait "$emu" 2>/dev/null
 	phase=$(phase_of "$dir")
 	COUNT[$phase]=$(( ${COUNT[$phase]:-0} + 1 ))
+	# Before the restart: an active stamp has a written record (the
+	# device was fresh, so any other state means a stamp without one).
+	case " before $PHASES done " in *" $phase "*) i=0 ;; *) i=1 ;; esac
+	check $i "after the kill, before recovery: device in an unexpected state '$phase'"
 
 	# Restart on the same device, no delays: recovery, then the device.
 	out=$(timeout 60 "$EMU" --state "$dir" --trust "$H/pki/stamp.pem" --keygen-ms 10 \
