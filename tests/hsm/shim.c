@@ -29,6 +29,9 @@
  * that session in SoftHSM first (a session lost under the caller).
  * Example: C_Sign:3:CKR_DEVICE_REMOVED,C_Login:1:CKR_PIN_INCORRECT.
  *
+ * HSM_SHIM_DELAY=FUNCTION:MS[,...]: every call of FUNCTION (those that
+ * can take a fault) first sleeps MS ms: a slow token.
+ *
  * HSM_SHIM_STOP=FILE: after the first successful C_Login, write
  * "PID DUMPABLE CORE_SOFT CORE_HARD" (prctl(PR_GET_DUMPABLE), RLIMIT_CORE)
  * to FILE and stop the process (SIGSTOP), so that a test can look at a
@@ -94,6 +97,7 @@ parse_faults(const char *spec)
 static CK_RV
 fault(const char *function)
 {
+	shim_delay(function);
 	for (size_t i = 0; i < nfaults; i++) {
 		struct fault *f = &faults[i];
 		unsigned long n;

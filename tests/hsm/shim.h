@@ -40,4 +40,9 @@ void shim_pass_install(CK_FUNCTION_LIST *list);
  * append "PID DUMPABLE CORE_SOFT CORE_HARD" to FILE and raise SIGSTOP. */
 void shim_stop_after_login(void);
 
+/* shim_delay(function): with HSM_SHIM_DELAY=FUNCTION:MS[,...], every call
+ * of FUNCTION first sleeps MS ms (a slow token; lets a test kill the
+ * station at a chosen step). */
+void shim_delay(const char *function);
+
 #endif

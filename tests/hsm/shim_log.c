@@ -324,3 +324,19 @@ shim_stop_after_login(void)
 	close(fd);
 	raise(SIGSTOP);
 }
+
+void
+shim_delay(const char *function)
+{
+	const char *spec = getenv("HSM_SHIM_DELAY");
+	size_t n = strlen(function);
+
+	while (spec != NULL && *spec != '\0') {
+		if (strncmp(spec, function, n) == 0 && spec[n] == ':') {
+			usleep((useconds_t)strtoul(spec + n + 1, NULL, 10) * 1000);
+			return;
+		}
+		spec = strchr(spec, ',');
+		spec = spec != NULL ? spec + 1 : NULL;
+	}
+}
