@@ -18,8 +18,14 @@
 # holds the PIN). Forms searched: the raw bytes, hex (either case) and
 # base64. Also file modes: secrets 0600, folders holding them 0700.
 #
-# A new verb is one more `step` line below (run, batch, serve: see the end
-# of the step list).
+# `station run` goes through the emulated devices (device and token key
+# mode, a PoP secret): the secrets it sealed are opened from each device's
+# stamp with the device's transport key (the emulator's state, not
+# scanned) and looked for. A batch is generated at a second station (also
+# scanned) for this one, imported and identities taken; the taken keys are
+# opened with the receiving device's key. `station serve` answers a
+# serialize, a nonce and a sign, then stops on SIGINT. A new verb is one
+# more `step` line below.
 . "$(dirname "$0")/../lib/tap.sh"
 B=$TOP/${BUILD:-build}
 SHIM=$B/test-tools/pkcs11-shim.so
