@@ -36,6 +36,7 @@
 #include <openssl/crypto.h>
 
 #include "station/batch_int.h"
+#include "station/pin.h"
 #include "station/seal.h"
 
 extern char **environ;
@@ -300,6 +301,9 @@ batch_keys_helper(const struct station_config *cfg)
 	size_t len;
 	int ret = 1;
 
+	/* exec made this process dumpable again: off before the PIN is read */
+	if (pin_protect_process(err) != 0)
+		return helper_fail(err);
 	if (read_all(0, head, 5) != 0 || memcmp(head, "SBK1", 4) != 0 ||
 	    head[4] > HSM_PIN_MAX || read_all(0, pin, head[4]) != 0 ||
 	    read_all(0, recipient, 65) != 0 || read_all(0, count, 4) != 0)

@@ -11,6 +11,7 @@
 # way (tests/bench/batch_shell.sh). Then peak memory (maximum resident set
 # of the process and its children) for 10,000 and 30,000 identities; set
 # BATCH_BENCH_BIG=100000 to add that count (about two minutes here).
+# Printed as BENCH/NOTE lines for tests/bench/run.
 set -eu
 BUILD=${BUILD:-build}
 BARE="$BUILD/bench/batch-bare"
@@ -41,12 +42,16 @@ for round in 1 2 3; do
 		best[g$t]=$(max "${best[g$t]}" "$(gen "$t" 4000)")
 	done
 done
-for t in 1 2; do
-	echo "| batch generate: complete identities/s, $t worker thread(s) | ${best[g$t]} | the same PKCS#11 calls bare, $t thread(s): ${best[b$t]}/s | $(( best[g$t] * 100 / best[b$t] ))% (target >= 70%) |"
-done
 shell=$(bash "$(dirname "$0")/batch_shell.sh" "$H" 10 2>/dev/null)
-top=$(max "${best[g1]}" "${best[g2]}")
-echo "| batch generate (best of 1 and 2 threads) against the shell script (pkcs11-tool + openssl with the pkcs11 engine + sqlite3, one process per step), identities/s | $top | shell script: $shell/s | $(awk -v a="$top" -v b="$shell" 'BEGIN { printf "%.0f", a / b }')x (target >= 100x) |"
+tt=1; [ "${best[g2]}" -gt "${best[g1]}" ] && tt=2
+echo "BENCH batch.generate ${best[g$tt]} /s batch.bare.${tt}t,batch.shell \`station batch generate\`: complete identities/s (best of 1 and 2 worker threads: $tt)"
+echo "NOTE batch.generate $(awk -v a="${best[g$tt]}" -v b="$shell" 'BEGIN { printf "%.0f", a / b }')x the shell script; targets >= 70% of bare, >= 100x the shell script"
+for t in 1 2; do
+	echo "BENCH batch.generate.${t}t ${best[g$t]} /s batch.bare.${t}t \`station batch generate\`, $t worker thread(s): complete identities/s"
+	echo "BENCH batch.bare.${t}t ${best[b$t]} /s - the same PKCS#11 calls bare in a tight loop, $t thread(s)"
+	echo "NOTE batch.generate.${t}t target >= 70% of bare"
+done
+echo "BENCH batch.shell $shell /s - the shell script (pkcs11-tool + openssl with the pkcs11 engine + sqlite3, one process per step)"
 mem() {
 	/usr/bin/time -f %M "$STATION" batch generate --home "$H" --order \
 	    BENCH-1 --count "$1" --threads 2 --for "$FOR" -o "$H/m$1.batch" \
@@ -54,8 +59,10 @@ mem() {
 	rm -f "$H/m$1.batch"
 }
 m10=$(mem 10000); m30=$(mem 30000)
-echo "| batch generate: peak memory (max RSS, process and workers), 10,000 / 30,000 identities | $m10 KiB / $m30 KiB | | growth $(( (m30 - m10) * 1000 / 20000 )) bytes per identity |"
+echo "BENCH batch.peak_rss.30k $m30 KiB batch.peak_rss.10k peak memory of \`station batch generate\` (max RSS, process and workers), 30,000 identities"
+echo "BENCH batch.peak_rss.10k $m10 KiB - the same, 10,000 identities"
+echo "NOTE batch.peak_rss.30k growth $(( (m30 - m10) * 1000 / 20000 )) bytes per identity"
 if [ -n "${BATCH_BENCH_BIG:-}" ]; then
 	mb=$(mem "$BATCH_BENCH_BIG")
-	echo "| batch generate: peak memory, $BATCH_BENCH_BIG identities | $mb KiB | 10,000: $m10 KiB | |"
+	echo "BENCH batch.peak_rss.big $mb KiB batch.peak_rss.10k peak memory of \`station batch generate\`, $BATCH_BENCH_BIG identities"
 fi

@@ -5,6 +5,7 @@
 # the bench loop's calls) in the same run; GET /nonce; GET /nonce + POST
 # /sign pairs (the client makes a P-256 key and CSR for each). Fewer
 # nonces than the table holds (4096): past that GET /nonce answers 503.
+# Printed as BENCH/NOTE lines for tests/bench/run.
 set -eu
 LOAD=$PWD/${BUILD:-build}/test-tools/lan-load
 TOOL=$PWD/${BUILD:-build}/test-tools/order-tool
@@ -35,7 +36,9 @@ kill -INT "$PID"; wait "$PID"; PID=
 line=$(ORDER_TOOL_TIMES=1 "$TOOL" allocate "$H" DEMO-HOST-1 100 2>&1 >/dev/null)
 per=$(echo "$line" | sed 's/.*order check \([0-9.]*\), allocate \([0-9.]*\), token count \([0-9.]*\)$/\1 \2 \3/' |
 	awk '{ printf "%.0f", 1000 / ($1 + $2 + $3) }')
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-echo "| LAN POST /serialize, 8 clients, 200 devices | $ser/s | order-tool allocation without HTTP (100 devices): $per/s | $(ratio "$ser" "$per") |"
-echo "| LAN GET /nonce, 8 clients, 3000 requests | $non/s | | target >= 1000/s |"
-echo "| LAN GET /nonce + POST /sign pairs (client makes key and CSR), 8 clients, 200 devices | $sig/s | | target >= 50/s |"
+echo "BENCH serve.requests $ser /s serve.alloc_bare LAN POST /serialize (\`station serve\` on loopback), 8 keep-alive clients, 200 devices"
+echo "BENCH serve.alloc_bare $per /s - the same allocations without HTTP (order-tool: order check, allocate, token count), 100 devices"
+echo "BENCH serve.nonce $non /s - LAN GET /nonce, 8 clients, 3000 requests"
+echo "NOTE serve.nonce target >= 1000/s"
+echo "BENCH serve.sign $sig /s - LAN GET /nonce + POST /sign pairs (the client makes key and CSR), 8 clients, 200 devices"
+echo "NOTE serve.sign target >= 50/s"
