@@ -303,7 +303,8 @@ bench_commit_failed(struct bench *b, struct flasher_session *s,
 			b->stop = BENCH_STATION_FAULT;
 	} else {
 		bench_say(r, "the device refused its stamp (%s): set it aside; "
-		    "the certificate is revoked", why);
+		    "the certificate is %s", why, b->batch_id == NULL ?
+		    "revoked" : "reported to the batch's station (batch.unused)");
 		if (bench_fail(b, r->serial, AUDIT_WRITTEN, r->reason) != 0)
 			b->stop = BENCH_STATION_FAULT;
 	}

@@ -29,7 +29,7 @@ done
 "$STATION" order demo --home "$G" >/dev/null
 "$STATION" order import --home "$G" "$G/orders/demo-token.order" >/dev/null || not_ok "order import"
 cp "$G/pki/export.pem" "$F/pki/batch-signer.pem"
-"$STATION" batch generate --home "$G" --order DEMO-TOKEN-1 --count 8 \
+"$STATION" batch generate --home "$G" --order DEMO-TOKEN-1 --count 10 \
     --for "$F/pki/station-transport.pem" -o "$TMP/b.batch" >/dev/null || not_ok "generate"
 "$STATION" batch import --home "$F" "$TMP/b.batch" >/dev/null || not_ok "import"
 B=DEMO-TOKEN-1.100001
@@ -46,7 +46,7 @@ ST="$TMP/s1"
 run emu "$F" --devices 2 -- "$STATION" run --home "$F" --batch "$B" --count 2
 is "$RC" 0 "batch run: two devices stamped, exit 0"
 is "$(echo "$OUT" | grep -c '^PASS  port 1-[12] ')" 2 "two PASS lines"
-contains "$OUT" "ready: batch $B (order DEMO-TOKEN-1, DW1, 0 of 8 identities used)" "ready line names the batch"
+contains "$OUT" "ready: batch $B (order DEMO-TOKEN-1, DW1, 0 of 10 identities used)" "ready line names the batch"
 is "$(qf "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND state = 'done'")" 2 "two batch devices done"
 is "$(qf "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND order_id IS NOT NULL AND order_id != ''")" 0 "factory rows carry no order of this station"
 cmp -s "$F/batches/$B.ca.pem" "$G/pki/subca.pem"
@@ -54,7 +54,7 @@ is "$?" 0 "the kept chain is the generator's sub-CA"
 for k in 1 2; do
 	hw=$(cat "$ST/dev-$k/serial")
 	sn=$(qf "SELECT serial FROM devices WHERE hardware_id = '$hw'")
-	case "$sn" in DW1-DEMO-01-0010000[1-8]) ok "device $k: batch serial $sn" ;; *) not_ok "device $k: serial '$sn'" ;; esac
+	case "$sn" in DW1-DEMO-01-001000[01][0-9]) ok "device $k: batch serial $sn" ;; *) not_ok "device $k: serial '$sn'" ;; esac
 	slot_a $k "$TMP/s$k.img"
 	run "$STATION" inspect "$TMP/s$k.img" --trust "$F/pki/stamp.pem" --hardware-id "$hw" --device-key "$ST/dev-$k/transport.key"
 	is "$RC" 0 "device $k: stamp valid, signed here, bound, secrets open"
@@ -70,7 +70,7 @@ done
 run "$STATION" batch status --home "$F" "$B"
 is "$RC" 0 "batch status exits 0"
 contains "$OUT" "$B" "status names the batch"
-is "$(echo "$OUT" | grep "$B" | awk '{print $3, $4, $5}')" "8 2 0" "status: count 8, used 2, failed 0"
+is "$(echo "$OUT" | grep "$B" | awk '{print $3, $4, $5}')" "10 2 0" "status: count 10, used 2, failed 0"
 
 # --- an identity taken but never stamped (what a crash right after
 # batch_take_next leaves), then a run killed mid-stamp
@@ -111,26 +111,44 @@ is "$(qf "SELECT count(DISTINCT cert_serial) FROM devices WHERE key_mode = 'batc
 run "$STATION" batch status --home "$F" "$B"
 is "$(echo "$OUT" | grep "$B" | awk '{print $4}')" "$taken" "status: used = identities taken"
 
+# --- a stamp that is not written: failed, not revoked, reported
+ST="$TMP/cut"
+run emu "$F" --devices 1 --fault powercut@300 -- "$STATION" run --home "$F" --batch "$B" --idle-exit 1
+is "$RC" 1 "power cut during the stamp: exit 1"
+contains "$OUT" "the stamp was not written (" "power cut: the operator is told why"
+hw=$(cat "$ST/dev-1/serial")
+cut=$(qf "SELECT serial FROM devices WHERE hardware_id = '$hw'")
+is "$(qf "SELECT state FROM devices WHERE serial = '$cut'")" failed "power cut: the batch identity is failed"
+is "$(qf "SELECT group_concat(kind) FROM events WHERE subject = '$cut'")" "device.allocated,device.key_ready,device.issued,device.failed" "power cut: never revoked here"
+is "$(qf "SELECT count(*) FROM events WHERE kind = 'batch.unused' AND subject = 'batch:$B' AND instr(details, '$cut') > 0")" 1 "power cut: reported as batch.unused"
+taken=$(qf "SELECT count(*) FROM events WHERE kind = 'batch.taken' AND subject = 'batch:$B'")
+
 # --- run until the batch is used up: the run stops on it
 ST="$TMP/s4"
-left=$((8 - taken))
+left=$((10 - taken))
 run emu "$F" --devices $((left + 1)) -- "$STATION" run --home "$F" --batch "$B" --parallel 1
 is "$RC" 1 "batch used up: the run stops, exit 1"
 contains "$OUT" "STOP: batch $B has no identities left" "used-up message"
-is "$(qf "SELECT count(*) FROM devices WHERE key_mode = 'batch'")" 8 "all eight identities used, none twice"
+is "$(qf "SELECT count(*) FROM devices WHERE key_mode = 'batch'")" 10 "all ten identities used, none twice"
 run "$STATION" run --home "$F" --batch "$B"
 is "$RC" 1 "a used-up batch: refused at start, exit 1"
-err_is "station: run: batch $B has no identities left (8 of 8 used)" "used-up batch message"
+err_is "station: run: batch $B has no identities left (10 of 10 used)" "used-up batch message"
 
 # --- at the generator, `station run` leaves the batch rows alone
 before=$(qg "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND state = 'issued'")
-is "$before" 8 "generator: eight batch identities issued"
+is "$before" 10 "generator: ten batch identities issued"
 ST="$TMP/g1"
 run emu "$G" --devices 1 -- "$STATION" run --home "$G" --order DEMO-TOKEN-1 --count 1
 is "$RC" 0 "generator: a token-mode run stamps"
 is "$(echo "$OUT" | grep -c '^recovered')" 0 "generator: nothing recovered"
-is "$(qg "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND state = 'issued'")" 8 "generator: batch rows untouched"
+is "$(qg "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND state = 'issued'")" 10 "generator: batch rows untouched"
 is "$(qg "SELECT count(*) FROM devices WHERE state = 'revoked'")" 0 "generator: nothing revoked"
+
+run "$STATION" export --home "$F" --format jsonl -o "$TMP/fexp"
+is "$RC" 0 "the factory exports its batch devices"
+run "$STATION" export verify --home "$F" "$TMP/fexp"
+is "$RC" 0 "the export verifies (voided batch identities are not on this station's CRL)"
+[ "$RC" -eq 0 ] || echo "$OUT$ERR" | sed 's/^/# /'
 
 for h in "$G" "$F"; do
 	run "$STATION" audit verify --home "$h"
