@@ -130,7 +130,12 @@ is "$RC" 1 "unplugged: exit 1"
 hw=$(cat "$ST/dev-1/serial")
 st=$(q "SELECT state FROM devices WHERE hardware_id = '$hw'")
 case "$st" in failed|revoked) ok "unplugged: device failed (revoked if its certificate was issued): $st" ;; *) not_ok "unplugged: device left '$st'" ;; esac
-contains "$OUT" "disconnected during " "unplugged: the operator is told the device was disconnected"
+# On a loaded machine the device may leave before the first DFU request
+# ("disconnected while preparing it") instead of mid-transfer ("during").
+case "$OUT" in
+*"disconnected during "*|*"disconnected while preparing it"*) ok "unplugged: the operator is told the device was disconnected" ;;
+*) not_ok "unplugged: the operator is told the device was disconnected"; echo "$OUT" | sed 's/^/# /' ;;
+esac
 
 # The same device plugged in again: recovery finishes it (its stamp is staged).
 ST="$TMP/commitcut"
