@@ -8,7 +8,7 @@
 #   make check      fast tests (unit + integration, then unit tests under
 #                   ASan+UBSan); ends with "N passed, N failed"
 #   make stress     long crash / power-cut / tamper / load runs
-#   make fuzz       every harness in tests/fuzz/, FUZZ_SECONDS each (60)
+#   make fuzz       every harness in tests/fuzz/, FUZZ_SECONDS each (60), FUZZ_JOBS at once (1)
 #   make bench      performance figures, table also in build/bench.md
 #   make demo       the main job end to end on the embedded defaults
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -20,6 +20,7 @@ DOCDIR  ?= $(PREFIX)/share/doc/station
 CC      ?= cc
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 
 # Missing Debian packages are installed first (as root), before pkg-config
 # is asked about them; `make clean` needs none.
@@ -85,7 +86,7 @@ stress: all unit
 	@BUILD=$(BUILD) tests/run stress
 
 fuzz: $(FUZZ_BINS)
-	@BUILD=$(BUILD) FUZZ_CC=$(FUZZ_CC) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	@BUILD=$(BUILD) FUZZ_CC=$(FUZZ_CC) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
 	  FUZZERS="$(FUZZERS)" tests/fuzz/run fuzz
 
 bench: all
