@@ -60,6 +60,23 @@ X509 *batch_recipient_load(const char *file, uint8_t point[static 65],
 void batch_subject(const char *id, char out[static AUDIT_SUBJECT_MAX + 1]);
 
 /*
+ * Interrupted batches (batch_recover.c). batch_gen_started(sa, id,
+ * order_id, first_n, count, file): the event batch.started, before the
+ * first identity. batch_gen_recover(sa): every batch started here and
+ * never ended (generated, failed or interrupted) is retired: its recorded
+ * identities voided and their certificates revoked, its partial or
+ * complete file removed, the event batch.interrupted. 0 or -1 (reported).
+ * batch_gen_retire(sa, serial, why): one identity, if it is still issued:
+ * voided (${why}) and revoked; 1 if so, 0 if not issued or unknown, -1.
+ */
+struct station_audit;
+int batch_gen_started(struct station_audit *sa, const char *batch_id,
+    const char *order_id, uint64_t first_n, uint64_t count, const char *file);
+int batch_gen_recover(struct station_audit *sa);
+int batch_gen_retire(struct station_audit *sa, const char *serial,
+    const char *why);
+
+/*
  * Sealed device keys from helper processes (batch_keys.c): each helper is
  * `station batch keys`, opens the token with the PIN handed over a pipe,
  * makes up to BATCH_KEYS_PER_PROCESS keys and exits (SoftHSM 2.6 frees
