@@ -79,7 +79,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o
 unit: $(UNIT_TESTS)
 
 check: all unit $(FUZZ_BINS)
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 unit
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 unit all
 	@BUILD=$(BUILD) tests/run check
 
 stress: all unit

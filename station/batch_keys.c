@@ -11,7 +11,7 @@
  * flat whatever the count. A side effect: the helper makes keys while the
  * worker thread that reads them has the sub-CA sign certificates.
  *
- * The helper is the station binary itself (/proc/self/exe), started with
+ * The helper is the station binary itself (/proc/self/exe's path), started with
  * posix_spawn (no fork of a process holding the token). It reads from its
  * stdin "SBK1", the PIN (1 length byte, then the PIN: never in argv or
  * the environment), the recipient's 65-byte point and the number of keys
@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -122,6 +123,8 @@ start_once(struct batch_keys *k, char err[static BATCH_ERR_MAX])
 	char *argv[] = { "station", "batch", "keys", "--home", (char *)k->home,
 	    NULL };
 	uint8_t msg[4 + 1 + HSM_PIN_MAX + 65 + 4];
+	char self[PATH_MAX];
+	ssize_t len;
 	size_t pin_len = strlen(k->pin), at = 0;
 	uint32_t n = k->left > BATCH_KEYS_PER_PROCESS ? BATCH_KEYS_PER_PROCESS :
 	    (uint32_t)k->left;
@@ -132,10 +135,18 @@ start_once(struct batch_keys *k, char err[static BATCH_ERR_MAX])
 		    strerror(errno));
 		goto fail;
 	}
+	/* The path /proc/self/exe names (not the link itself: under
+	 * valgrind the link is valgrind's own tool, its readlink the
+	 * station's path). */
+	if ((len = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0 ||
+	    (size_t)len >= sizeof(self) - 1)
+		snprintf(self, sizeof(self), "/proc/self/exe");
+	else
+		self[len] = '\0';
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	rc = posix_spawn(&k->pid, "/proc/self/exe", &fa, NULL, argv, environ);
+	rc = posix_spawn(&k->pid, self, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
