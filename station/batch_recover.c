@@ -8,7 +8,9 @@
  * interrupted was killed (or lost power): identities of it may be
  * recorded (issued, their certificates signed by the sub-CA) and its
  * file may be left as FILE.partial, or complete as FILE (killed between
- * the rename and the event).
+ * the rename and the event). A run killed before it recorded any
+ * identity leaves its batch id free: the next run has the same one, so a
+ * start is ended only by an end event after it.
  *
  * The next `batch generate`, before it allocates anything, retires such
  * a batch: every identity recorded for it (the device.allocated events
@@ -34,6 +36,7 @@
 struct started {
 	char id[BATCH_ID_MAX + 1];
 	char file[PATH_MAX];
+	uint64_t seq;
 	int64_t time_us;
 	char **serials;
 	size_t n, cap;
@@ -89,6 +92,7 @@ on_started(void *ctx, const struct audit_event *e)
 	    (int)sizeof(b->id) || detail(e, "file", b->file,
 	    sizeof(b->file)) != 0)
 		return 0;    /* not one of ours: left alone */
+	b->seq = e->seq;
 	b->time_us = e->time_us;
 	s->n++;
 	return 0;
@@ -99,8 +103,13 @@ on_end(void *ctx, const struct audit_event *e)
 {
 	struct started *b = ctx;
 
-	if (strcmp(e->kind, "batch.generated") == 0 ||
-	    strcmp(e->kind, "batch.interrupted") == 0)
+	/* After this start: a batch id comes again when a run was killed
+	 * before it recorded any identity (the next one starts at the same
+	 * serial), and one generate runs at a time, so every start is ended
+	 * before the next begins. */
+	if (e->seq > b->seq && (strcmp(e->kind, "batch.generated") == 0 ||
+	    strcmp(e->kind, "batch.failed") == 0 ||
+	    strcmp(e->kind, "batch.interrupted") == 0))
 		b->ended = true;
 	return 0;
 }

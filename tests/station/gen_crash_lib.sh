@@ -85,8 +85,9 @@ gen_one() {
 	if [ "$phase" = recording ]; then
 		case "$out" in *"was interrupted"*"voided and their certificates revoked"*) n=0 ;; *) n=1 ;; esac
 		check $n "the restart reports the interrupted batch (got: $out)"
-		[ "$(q "SELECT kind FROM events WHERE subject = (SELECT subject FROM events WHERE kind = 'batch.started' ORDER BY seq DESC LIMIT 1 OFFSET 1) ORDER BY seq DESC LIMIT 1")" = batch.interrupted ]
-		check $? "the killed batch has the event batch.interrupted"
+		IFS='|' read -r n out <<< "$(q "SELECT seq || '|' || subject FROM events WHERE kind = 'batch.started' ORDER BY seq LIMIT 1 OFFSET $before")"
+		[ "$(q "SELECT count(*) FROM events WHERE kind = 'batch.interrupted' AND subject = '$out' AND seq > $n")" = 1 ]
+		check $? "the killed batch ($out, started at event $n) has the event batch.interrupted"
 	fi
 	"$STATION" audit verify --home "$H" > "$TMP/verify.$k" 2>&1
 	check $? "audit verify after a kill in phase $phase ($(tail -1 "$TMP/verify.$k"))"
