@@ -95,10 +95,16 @@ bench: all
 demo: all
 	@BUILD=$(BUILD) scripts/demo
 
+# Programs to BINDIR; README and docs/ to DOCDIR; the stamp format (SPEC.md
+# and its test vectors, for firmware teams) to DOCDIR/stamp-format.
 install: $(PROGRAMS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(DOCDIR)/stamp-format/vectors
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
-	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(DOCS) $(wildcard docs/*.md) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 stamp-format/SPEC.md $(DESTDIR)$(DOCDIR)/stamp-format/
+	install -m 0644 $(wildcard stamp-format/vectors/*) \
+	    $(DESTDIR)$(DOCDIR)/stamp-format/vectors/
 
 clean:
 	rm -rf $(BUILD)
