@@ -398,6 +398,8 @@ opened(const struct station_config *cfg, const struct run_opts *o,
 		station_err("out of memory");
 		return EXIT_FAILED;
 	}
+	if (b->batch_id != NULL)
+		run_screen_batch(l.screen, b->batch_id);
 	nf = 0;
 	if (b->batch_id != NULL)       /* details sorted by key */
 		f[nf++] = (struct audit_field){ "batch", b->batch_id,

@@ -11,13 +11,16 @@
 #include <time.h>
 
 #include "station/run_screen.h"
+#include "station/batch.h"
 
 #define PORTS_MAX 64
 
 struct run_screen {
 	FILE *out;
 	bool live;
-	char order_id[ORDER_ID_MAX + 1];
+	const char *what, *used;         /* "order", "allocated" or batch's */
+	char order_id[ORDER_ID_MAX > BATCH_ID_MAX ? ORDER_ID_MAX + 1 :
+	    BATCH_ID_MAX + 1];
 	uint64_t quantity, allocated;
 	unsigned pass, fail;
 	double start;
@@ -44,12 +47,22 @@ run_screen_new(FILE *out, bool live, const char *order_id, uint64_t quantity,
 		return NULL;
 	s->out = out;
 	s->live = live;
+	s->what = "order";
+	s->used = "allocated";
 	snprintf(s->order_id, sizeof(s->order_id), "%s", order_id);
 	s->quantity = quantity;
 	s->allocated = allocated;
 	s->start = now_s();
 	pthread_mutex_init(&s->mutex, NULL);
 	return s;
+}
+
+void
+run_screen_batch(struct run_screen *s, const char *batch_id)
+{
+	s->what = "batch";
+	s->used = "used";
+	snprintf(s->order_id, sizeof(s->order_id), "%s", batch_id);
 }
 
 void
@@ -77,8 +90,8 @@ status(struct run_screen *s)
 
 	if (!s->live)
 		return;
-	fprintf(s->out, "\r\033[K[order %s %llu/%llu] PASS %u  FAIL %u  "
-	    "%.1f/min", s->order_id, (unsigned long long)s->allocated,
+	fprintf(s->out, "\r\033[K[%s %s %llu/%llu] PASS %u  FAIL %u  "
+	    "%.1f/min", s->what, s->order_id, (unsigned long long)s->allocated,
 	    (unsigned long long)s->quantity, s->pass, s->fail, rate(s));
 	for (size_t i = 0; i < PORTS_MAX && shown < 6; i++)
 		if (s->ports[i].port[0] != '\0') {
@@ -153,8 +166,8 @@ run_screen_result(struct run_screen *s, const struct bench_result *r,
 		    r->serial, r->reason);
 	}
 	if (!s->live)
-		fprintf(s->out, "  [order %s %llu/%llu, PASS %u FAIL %u]",
-		    s->order_id, (unsigned long long)s->allocated,
+		fprintf(s->out, "  [%s %s %llu/%llu, PASS %u FAIL %u]",
+		    s->what, s->order_id, (unsigned long long)s->allocated,
 		    (unsigned long long)s->quantity, s->pass, s->fail);
 	fputc('\n', s->out);
 	status(s);
@@ -199,9 +212,9 @@ run_screen_summary(struct run_screen *s)
 	pthread_mutex_lock(&s->mutex);
 	erase(s);
 	fprintf(s->out, "run ended: PASS %u, FAIL %u in %.1f s (%.1f devices "
-	    "per minute); order %s: %llu of %llu allocated\n", s->pass, s->fail,
-	    el, rate(s), s->order_id, (unsigned long long)s->allocated,
-	    (unsigned long long)s->quantity);
+	    "per minute); %s %s: %llu of %llu %s\n", s->pass, s->fail,
+	    el, rate(s), s->what, s->order_id, (unsigned long long)s->allocated,
+	    (unsigned long long)s->quantity, s->used);
 	fflush(s->out);
 	pthread_mutex_unlock(&s->mutex);
 }

@@ -21,6 +21,9 @@ struct run_screen;
  * ${out}; ${live}: a terminal (status line). NULL if out of memory. */
 struct run_screen *run_screen_new(FILE *out, bool live, const char *order_id,
     uint64_t quantity, uint64_t allocated);
+/* run_screen_batch(s, batch_id): a run on a batch: its lines name the
+ * batch and count identities used, not an order's allocations. */
+void run_screen_batch(struct run_screen *s, const char *batch_id);
 void run_screen_free(struct run_screen *s);
 
 /* run_screen_step(screen, port, step): a bench_step_fn; NULL step: the

@@ -47,6 +47,8 @@ run emu "$F" --devices 2 -- "$STATION" run --home "$F" --batch "$B" --count 2
 is "$RC" 0 "batch run: two devices stamped, exit 0"
 is "$(echo "$OUT" | grep -c '^PASS  port 1-[12] ')" 2 "two PASS lines"
 contains "$OUT" "ready: batch $B (order DEMO-TOKEN-1, DW1, 0 of 10 identities used)" "ready line names the batch"
+contains "$OUT" "[batch $B 2/10, PASS 2 FAIL 0]" "result lines count the batch's identities"
+contains "$OUT" "; batch $B: 2 of 10 used" "end line counts the batch's identities"
 is "$(qf "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND state = 'done'")" 2 "two batch devices done"
 is "$(qf "SELECT count(*) FROM devices WHERE key_mode = 'batch' AND order_id IS NOT NULL AND order_id != ''")" 0 "factory rows carry no order of this station"
 cmp -s "$F/batches/$B.ca.pem" "$G/pki/subca.pem"
