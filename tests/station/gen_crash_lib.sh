@@ -95,7 +95,7 @@ gen_one() {
 	    "a serial, claim ID or certificate serial twice (phase $phase)"
 	n=$(ls "$OUTD" | grep -c '\.partial$')
 	check "$n" "$n partial files left after a kill in phase $phase"
-	sum=$("$STATION" audit show --home "$H" --kind batch.generated | grep -o ' count=[0-9]*' | cut -d= -f2 | paste -sd+ | bc)
+	sum=$("$STATION" audit show --home "$H" --kind batch.generated | grep -o ' count=[0-9]*' | cut -d= -f2 | awk '{ s += $1 } END { print s + 0 }')
 	issued=$(q "SELECT count(*) FROM devices WHERE order_id = 'GEN-1' AND state = 'issued'")
 	[ "${sum:-0}" = "$issued" ]
 	check $? "identities issued ($issued) are those of the generated batches ($sum) (phase $phase)"
