@@ -219,6 +219,12 @@ struct audit_filter {
 int audit_events(struct audit *a, const struct audit_filter *f,
     int (*cb)(void *ctx, const struct audit_event *e), void *ctx);
 
+/* audit_event_text(e, key, out, size): the detail ${key} of ${e} as text in
+ * ${out} (NUL-terminated); 0, or -1 if absent, not canonical or longer than
+ * ${size} - 1 bytes. */
+int audit_event_text(const struct audit_event *e, const char *key, char *out,
+    size_t size);
+
 /* A checkpoint, as stored and as written to an anchor file. */
 struct audit_checkpoint {
 	char station_id[AUDIT_STATION_ID_MAX + 1];

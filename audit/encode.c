@@ -541,3 +541,22 @@ audit_anchor_parse(const char *t, size_t len, struct audit_checkpoint *c,
 	}
 	return 0;
 }
+
+int
+audit_event_text(const struct audit_event *e, const char *key, char *out,
+    size_t size)
+{
+	struct audit_detail d[AUDIT_FIELDS_MAX];
+	size_t n;
+
+	if (audit_details_parse(e->details, e->details_len, d, AUDIT_FIELDS_MAX,
+	    &n) != 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(d[i].key, key) == 0 && d[i].len < size) {
+			memcpy(out, d[i].value, d[i].len);
+			out[d[i].len] = '\0';
+			return 0;
+		}
+	return -1;
+}

@@ -19,17 +19,13 @@
  * removed. A run killed outright is retired by the next one
  * (batch_recover.c): batch.started comes before the first identity.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
 
 #include <openssl/err.h>
 #include <openssl/objects.h>
@@ -336,58 +332,6 @@ run(struct gen *g, struct station_audit *sa, struct batch_out *out,
 	return g->failed ? -1 : ret;
 }
 
-/* retire_recorded(g, sa, n): after a failure, the ${n} identities
- * already recorded are voided and their certificates revoked (they were
- * never written out); the event batch.failed closes the batch. The
- * number retired. */
-static uint64_t
-retire_recorded(struct gen *g, struct station_audit *sa, uint64_t n)
-{
-	static const char why[] = "batch generation failed before the batch "
-	    "file was written";
-	char serial[IDENTITY_SERIAL_MAX + 1], ierr[IDENTITY_ERR_MAX],
-	    subject[AUDIT_SUBJECT_MAX + 1], count[24];
-	struct audit_field f[] = { { "revoked", count, 0 } };
-	uint64_t retired = 0;
-
-	audit_begin(sa->a);
-	for (uint64_t i = 0; i < n; i++)
-		if (identity_serial(g->cfg->identity_serial_template,
-		    g->st.terms.product, g->cfg->station_id,
-		    g->st.terms.order_id, g->first_n + i, serial, ierr) == 0 &&
-		    batch_gen_retire(sa, serial, why) == 1)
-			retired++;
-	audit_commit(sa->a);
-	f[0].len = (size_t)snprintf(count, sizeof(count), "%" PRIu64, retired);
-	batch_subject(g->batch_id, subject);
-	audit_append(sa->a, sa->actor, "batch.failed", subject, f, 1, NULL);
-	return retired;
-}
-
-/* generate_lock(cfg): one `batch generate` per station at a time (its
- * start retires batches that were started and not ended): a lock file
- * beside the database. The descriptor, or -1 (reported). */
-static int
-generate_lock(const struct station_config *cfg)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s.generate-lock", cfg->audit_database);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		station_err("batch generate: cannot open %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		station_err("batch generate: another 'batch generate' is using "
-		    "%s; one at a time per station", cfg->audit_database);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* read_cert(file, what): a PEM certificate, reported if unreadable. */
 static X509 *
 read_cert(const char *file, const char *what)
@@ -504,7 +448,8 @@ batch_generate(const struct station_config *cfg_in,
 	X509 *for_cert = NULL, *signer = NULL;
 	struct timespec t0, t1;
 	uint64_t recorded = 0;
-	bool ok = false, started = false, renamed = false;
+	struct batch_started started = { .seq = 0 };
+	bool ok = false;
 	int rc, ret = -1, lock = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -535,7 +480,7 @@ batch_generate(const struct station_config *cfg_in,
 	if (open_token(cfg, r->pin_file, g) != 0 ||
 	    pki_role_key(cfg, g->h, PKI_ROLE_EXPORT, &export_key) != 0)
 		goto cleanup;
-	if ((lock = generate_lock(cfg)) < 0)
+	if ((lock = station_lock(cfg, "batch generate")) < 0)
 		goto cleanup;
 	if ((rc = station_audit_open(cfg, g->h, "batch generate", false,
 	    &sa)) != 0) {
@@ -546,9 +491,8 @@ batch_generate(const struct station_config *cfg_in,
 	    batch_out_open(r->out, for_cert, &out) != 0)
 		goto cleanup;
 	if (batch_gen_started(sa, g->batch_id, g->st.terms.order_id,
-	    g->first_n, r->count, r->out) != 0)
+	    g->first_n, r->count, r->out, &started) != 0)
 		goto cleanup;
-	started = true;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	{
 		char *ca_b64 = NULL;
@@ -577,7 +521,6 @@ batch_generate(const struct station_config *cfg_in,
 	m.created = (int64_t)time(NULL);
 	rc = batch_out_finish(out, &m, signer, hsm_key_pkey(export_key));
 	out = NULL;
-	renamed = rc == 0;
 	if (rc != 0 || generated(g, sa, &m, r->out) != 0)
 		goto cleanup;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -600,16 +543,15 @@ batch_generate(const struct station_config *cfg_in,
 	ret = 0;
 cleanup:
 	batch_out_abort(out);
-	if (!ok && renamed)
-		unlink(r->out);    /* complete, but not recorded as generated */
-	if (!ok && started) {
-		uint64_t retired = retire_recorded(g, sa, recorded);
+	if (!ok && started.seq != 0) {
+		uint64_t revoked;
 
-		if (recorded > 0)
+		if (batch_gen_retire(sa, &started, "batch.failed", &revoked) == 0 &&
+		    recorded > 0)
 			station_err("batch generate: the %" PRIu64 " identities "
 			    "recorded before the failure were voided and their "
 			    "certificates revoked; nothing was written to %s",
-			    retired, r->out);
+			    revoked, r->out);
 	}
 	if (lock >= 0)
 		close(lock);

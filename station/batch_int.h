@@ -4,6 +4,8 @@
 #ifndef STATION_BATCH_INT_H
 #define STATION_BATCH_INT_H
 
+#include <limits.h>
+
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -60,21 +62,29 @@ X509 *batch_recipient_load(const char *file, uint8_t point[static 65],
 void batch_subject(const char *id, char out[static AUDIT_SUBJECT_MAX + 1]);
 
 /*
- * Interrupted batches (batch_recover.c). batch_gen_started(sa, id,
- * order_id, first_n, count, file): the event batch.started, before the
- * first identity. batch_gen_recover(sa): every batch started here and
- * never ended (generated, failed or interrupted) is retired: its recorded
- * identities voided and their certificates revoked, its partial or
- * complete file removed, the event batch.interrupted. 0 or -1 (reported).
- * batch_gen_retire(sa, serial, why): one identity, if it is still issued:
- * voided (${why}) and revoked; 1 if so, 0 if not issued or unknown, -1.
+ * Failed and killed batches (batch_recover.c).
+ * batch_gen_started(sa, id, order_id, first_n, count, file, out): the event
+ * batch.started, before the first identity; ${out} the batch as retiring
+ * needs it. batch_gen_retire(sa, b, end, revoked): the batch ${b} ended
+ * unfinished: its recorded identities still issued voided and their
+ * certificates revoked (how many in ${revoked}), FILE.partial and FILE
+ * removed, the event ${end} (batch.failed or batch.interrupted).
+ * batch_gen_recover(sa): every batch started here and never ended
+ * (generated, failed or interrupted) retired as interrupted, and said so.
+ * 0 or -1 (reported).
  */
 struct station_audit;
+struct batch_started {
+	char id[BATCH_ID_MAX + 1];
+	char file[PATH_MAX];           /* absolute */
+	uint64_t seq;                  /* of its batch.started */
+};
 int batch_gen_started(struct station_audit *sa, const char *batch_id,
-    const char *order_id, uint64_t first_n, uint64_t count, const char *file);
+    const char *order_id, uint64_t first_n, uint64_t count, const char *file,
+    struct batch_started *out);
+int batch_gen_retire(struct station_audit *sa, const struct batch_started *b,
+    const char *end, uint64_t *revoked);
 int batch_gen_recover(struct station_audit *sa);
-int batch_gen_retire(struct station_audit *sa, const char *serial,
-    const char *why);
 
 /*
  * Sealed device keys from helper processes (batch_keys.c): each helper is

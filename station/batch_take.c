@@ -46,25 +46,6 @@ fail(char err[static BATCH_ERR_MAX], const char *fmt, ...)
 	return -1;
 }
 
-/* detail(e, key, out, size): a detail of event ${e} as text; 0 or -1. */
-static int
-detail(const struct audit_event *e, const char *key, char *out, size_t size)
-{
-	struct audit_detail d[AUDIT_FIELDS_MAX];
-	size_t n;
-
-	if (audit_details_parse(e->details, e->details_len, d, AUDIT_FIELDS_MAX,
-	    &n) != 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(d[i].key, key) == 0 && d[i].len < size) {
-			memcpy(out, d[i].value, d[i].len);
-			out[d[i].len] = '\0';
-			return 0;
-		}
-	return -1;
-}
-
 struct scan {
 	struct audit *a;
 	struct batch_status *st;
@@ -79,17 +60,18 @@ scan_event(void *ctx, const struct audit_event *e)
 
 	if (strcmp(e->kind, "batch.imported") == 0) {
 		s->found = true;
-		if (detail(e, "count", v, sizeof(v)) == 0)
+		if (audit_event_text(e, "count", v, sizeof(v)) == 0)
 			s->st->count = strtoull(v, NULL, 10);
-		detail(e, "order_id", s->st->order_id, sizeof(s->st->order_id));
-		detail(e, "generator", s->st->generator,
+		audit_event_text(e, "order_id", s->st->order_id,
+		    sizeof(s->st->order_id));
+		audit_event_text(e, "generator", s->st->generator,
 		    sizeof(s->st->generator));
 	} else if (strcmp(e->kind, "batch.taken") == 0) {
 		s->st->used++;
-		if (detail(e, "outcome", v, sizeof(v)) == 0 &&
+		if (audit_event_text(e, "outcome", v, sizeof(v)) == 0 &&
 		    strcmp(v, "failed") == 0)
 			s->st->failed++;
-		else if (s->count_failed && detail(e, "serial", v,
+		else if (s->count_failed && audit_event_text(e, "serial", v,
 		    sizeof(v)) == 0) {
 			struct audit_device d;
 
@@ -99,7 +81,7 @@ scan_event(void *ctx, const struct audit_event *e)
 		}
 	} else if (strcmp(e->kind, "batch.voided") == 0) {
 		s->st->is_voided = true;
-		if (detail(e, "count", v, sizeof(v)) == 0)
+		if (audit_event_text(e, "count", v, sizeof(v)) == 0)
 			s->st->voided = strtoull(v, NULL, 10);
 	}
 	return 0;

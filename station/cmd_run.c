@@ -19,14 +19,12 @@
  * per home at a time (a lock file beside the database).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,27 +181,6 @@ parse_args(int argc, char *argv[], struct run_opts *o)
 	return -1;
 }
 
-/* run_lock(cfg): one run per home: a lock file beside the database. */
-static int
-run_lock(const struct station_config *cfg)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s.run-lock", cfg->audit_database);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		station_err("run: cannot open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		station_err("run: another 'station run' is using %s; one run per "
-		    "station at a time", cfg->audit_database);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int
 run_main(int argc, char *argv[])
 {
@@ -222,7 +199,7 @@ run_main(int argc, char *argv[])
 		station_err("%s", err);
 		return EXIT_USAGE;
 	}
-	if ((lock = run_lock(&cfg)) < 0)
+	if ((lock = station_lock(&cfg, "run")) < 0)
 		return EXIT_FAILED;
 	memset(&sa_int, 0, sizeof(sa_int));
 	sa_int.sa_handler = on_signal;

@@ -16,11 +16,14 @@
  * officer's PIN itself (ARCHITECTURE.md, Roles).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/file.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -270,4 +273,32 @@ station_audit_close(struct station_audit *sa, bool ok)
 	audit_close(sa->a);
 	free(sa);
 	return ret;
+}
+
+int
+station_lock(const struct station_config *cfg, const char *verb)
+{
+	char path[PATH_MAX], *p;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s.%s-lock", cfg->audit_database,
+	    verb) >= (int)sizeof(path)) {
+		station_err("%s: %s: path too long", verb, cfg->audit_database);
+		return -1;
+	}
+	for (p = path + strlen(cfg->audit_database); *p != '\0'; p++)
+		if (*p == ' ')
+			*p = '-';
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		station_err("%s: cannot open %s: %s", verb, path,
+		    strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		station_err("%s: another 'station %s' is using %s; one at a time "
+		    "per station", verb, verb, cfg->audit_database);
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -67,4 +67,12 @@ int station_audit_peek(const struct station_config *cfg, struct audit **out);
  */
 int station_audit_pubkey_pem(const char *file, char **pem);
 
+/*
+ * station_lock(cfg, verb): one `station VERB` per station at a time: an
+ * exclusive lock on a file beside the database (DATABASE.VERB-lock, spaces
+ * as dashes), held while the descriptor is open. The descriptor, or -1
+ * (reported: another one holds it, or the file cannot be opened).
+ */
+int station_lock(const struct station_config *cfg, const char *verb);
+
 #endif
